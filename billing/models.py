@@ -1,0 +1,207 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from teams.models import Workspace
+
+
+class Plan(models.Model):
+    """A plan as data: prices, allowances and the descriptive rows shown on /pricing."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    is_public = models.BooleanField(default=True, help_text="Shown on /pricing and Billing.")
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    price_cents = models.PositiveIntegerField(default=0, help_text="Fee per cycle in US cents.")
+    price_is_custom = models.BooleanField(
+        default=False, help_text="The fee and terms are set per workspace by staff (enterprise)."
+    )
+    included_credits = models.PositiveBigIntegerField(default=0, help_text="Granted each cycle.")
+    one_time_credits = models.PositiveBigIntegerField(
+        default=0, help_text="Given once per verified user, on their first workspace."
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: no limit."
+    )
+    custom_models_allowed = models.PositiveIntegerField(
+        null=True, blank=True, default=0, help_text="0: pre-configured only; empty: unlimited."
+    )
+    overage_allowed = models.BooleanField(default=False)
+    default_overage_limit = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Credits of overage allowed per cycle by default."
+    )
+    metadata_retention_days = models.PositiveIntegerField(
+        default=0, help_text="How long request metadata is kept; 0: never stored."
+    )
+    billing_summary = models.CharField(max_length=120, blank=True)
+    support = models.CharField(max_length=120, blank=True)
+    compliance = models.CharField(max_length=120, blank=True)
+    deployments = models.CharField(max_length=120, blank=True)
+    service_level = models.CharField(max_length=120, blank=True)
+    data_retention = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["sort_order", "price_cents"]
+
+    def __str__(self):
+        return self.name
+
+
+class BillingMode(models.TextChoices):
+    PREPAID = "prepaid", "Prepaid"
+    PAY_AS_YOU_GO = "pay_as_you_go", "Pay as you go"
+
+
+class BillingAccount(models.Model):
+    """A workspace's side of billing: plan, mode, limits, cycle anchor and staff terms."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.PROTECT, related_name="billing")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    billing_mode = models.CharField(
+        max_length=20, choices=BillingMode.choices, default=BillingMode.PREPAID
+    )
+    overage_limit = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Credits of overage allowed per cycle."
+    )
+    cycle_anchor_day = models.PositiveSmallIntegerField(default=1)
+    scheduled_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="A downgrade that takes effect when the current cycle ends.",
+    )
+    # Enterprise terms, set by staff; empty means "the plan's value".
+    custom_fee_cents = models.PositiveIntegerField(null=True, blank=True)
+    custom_included_credits = models.PositiveBigIntegerField(null=True, blank=True)
+    custom_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    unlimited_rate = models.BooleanField(
+        default=False, help_text="Enterprise: no rate limit at all."
+    )
+    volume_tiers = models.JSONField(
+        default=list, blank=True,
+        help_text='e.g. [{"above": 1000000, "discount_percent": "10"}] (credits per cycle).',
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.workspace} on {self.plan}"
+
+    @property
+    def requests_per_minute(self):
+        if self.unlimited_rate:
+            return None
+        if self.custom_requests_per_minute is not None:
+            return self.custom_requests_per_minute
+        return self.plan.requests_per_minute
+
+    @property
+    def included_credits(self):
+        if self.custom_included_credits is not None:
+            return self.custom_included_credits
+        return self.plan.included_credits
+
+    @property
+    def fee_cents(self):
+        if self.custom_fee_cents is not None:
+            return self.custom_fee_cents
+        return self.plan.price_cents
+
+    @property
+    def may_overspend(self):
+        return self.plan.overage_allowed or self.billing_mode == BillingMode.PAY_AS_YOU_GO
+
+
+class BillingCycle(models.Model):
+    """One monthly cycle [start, end) of a workspace; closed exactly once."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="cycles")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "start"], name="one_cycle_per_start"),
+        ]
+        indexes = [models.Index(fields=["end", "closed_at"])]
+
+    def __str__(self):
+        return f"{self.workspace} {self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}"
+
+
+class EntryKind(models.TextChoices):
+    SIGNUP_BONUS = "signup_bonus", "Sign-up bonus"
+    INCLUDED_GRANT = "included_grant", "Included credits"
+    PURCHASE = "purchase", "Credit purchase"
+    AUTO_RECHARGE = "auto_recharge", "Auto-recharge"
+    USAGE = "usage", "Usage"
+    EXPIRY = "expiry", "Expiry of included credits"
+    OVERAGE_SETTLEMENT = "overage_settlement", "Overage settled on invoice"
+    REFUND = "refund", "Refund"
+    ADJUSTMENT = "adjustment", "Staff adjustment"
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise LedgerIsAppendOnly("Ledger entries are never updated.")
+
+    def delete(self):
+        raise LedgerIsAppendOnly("Ledger entries are never deleted.")
+
+
+class LedgerIsAppendOnly(Exception):
+    pass
+
+
+class LedgerEntry(models.Model):
+    """One movement of credits. Rows are only ever inserted (also enforced by a trigger).
+
+    `reference` is unique: a Stripe id, a usage event, a cycle id. It is what makes a
+    retried webhook, a replayed event or a job run twice move money only once.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=24, choices=EntryKind.choices)
+    amount_micro = models.BigIntegerField(help_text="Micro-credits; negative for usage.")
+    reference = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    memo = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "created_at"])]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self):
+        return f"{self.kind} {self.amount_micro} for {self.workspace_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise LedgerIsAppendOnly("Ledger entries are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerIsAppendOnly("Ledger entries are never deleted.")
+
+
+class BalanceShard(models.Model):
+    """A workspace's balance, split over a few rows so concurrent charges rarely wait.
+
+    The balance is the sum of a workspace's shards, which always equals the sum of its ledger
+    (each ledger insert adds the same amount to one shard in the same transaction).
+    See docs/ledger.md for why.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
+    shard = models.PositiveSmallIntegerField()
+    balance_micro = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "shard"], name="one_row_per_shard"),
+        ]

@@ -1,0 +1,23 @@
+"""The Celery app. Every periodic job is scheduled here, in one place."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("meterdesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "close-billing-cycles": {
+        "task": "billing.tasks.close_due_cycles",
+        "schedule": crontab(minute=5),  # hourly: a cycle closes within the hour it ends
+    },
+    "rollup-usage": {
+        "task": "usage.tasks.rollup_usage",
+        "schedule": crontab(minute="*/10"),
+    },
+}

@@ -1,0 +1,48 @@
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.api import api_error
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    """200 when the database and the cache answer; 503 naming the one that does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return JsonResponse({"status": "error", "failing": "database"}, status=503)
+    try:
+        cache.set("healthz", "ok", 5)
+        if cache.get("healthz") != "ok":
+            raise RuntimeError("cache did not keep a value")
+    except Exception:
+        return JsonResponse({"status": "error", "failing": "cache"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@login_required
+def dashboard(request):
+    if request.workspace is None:
+        return render(request, "dashboard/no_workspace.html")
+    from usage.dashboard import dashboard_context  # the usage app owns what the dashboard shows
+
+    return render(request, "dashboard/index.html", dashboard_context(request.workspace))
+
+
+def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return api_error(404, "not_found", "No such route or object.")
+    return render(request, "errors/404.html", status=404)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return api_error(500, "server_error", "Something went wrong on our side; it was logged.")
+    return render(request, "errors/500.html", status=500)

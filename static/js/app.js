@@ -1,0 +1,31 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", (event) => {
+  const dismiss = event.target.closest("[data-dismiss]");
+  if (dismiss) dismiss.closest(".message").remove();
+
+  const toggle = event.target.closest("[data-menu-toggle]");
+  if (toggle) {
+    const open = document.body.classList.toggle("menu-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  }
+
+  const copy = event.target.closest("[data-copy]");
+  if (copy) {
+    const source = document.getElementById(copy.dataset.copy);
+    const text = source.value ?? source.textContent;
+    const done = () => { copy.textContent = "Copied"; setTimeout(() => (copy.textContent = "Copy"), 2000); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text.trim()).then(done, () => { source.select?.(); document.execCommand("copy"); done(); });
+    } else { source.select?.(); document.execCommand("copy"); done(); }
+  }
+
+  const opener = event.target.closest("[data-dialog-open]");
+  if (opener) document.getElementById(opener.dataset.dialogOpen).showModal();
+  const closer = event.target.closest("[data-dialog-close]");
+  if (closer) closer.closest("dialog").close();
+});
+
+document.addEventListener("htmx:configRequest", (event) => {
+  const token = document.querySelector("[name=csrfmiddlewaretoken]");
+  if (token) event.detail.headers["X-CSRFToken"] = token.value;
+});

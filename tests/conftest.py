@@ -1,0 +1,87 @@
+"""Shared fixtures: users in every role, service requirements, and a clean cache per test.
+
+Tests that need PostgreSQL, Redis or Chromium skip where those are absent, except under
+REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1 (CI), where they fail instead.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from tests.factories import UserFactory, WorkspaceFactory, add_member
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _missing(what, env_flag):
+    if os.environ.get(env_flag) == "1":
+        pytest.fail(f"{what} is required here ({env_flag}=1) but is not available.")
+    pytest.skip(f"{what} is not available; set it up or run in CI.")
+
+
+@pytest.fixture(autouse=True)
+def _service_markers(request):
+    if request.node.get_closest_marker("postgres") and not settings.IS_POSTGRES:
+        _missing("PostgreSQL (DATABASE_URL=postgres://...)", "REQUIRE_SERVICES")
+    if request.node.get_closest_marker("redis") and not settings.REDIS_URL:
+        _missing("Redis (REDIS_URL=redis://...)", "REQUIRE_SERVICES")
+    if request.node.get_closest_marker("browser") and not shutil.which(CHROMIUM):
+        _missing(f"Chromium at {CHROMIUM}", "REQUIRE_BROWSER")
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_clean(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # rate limits and cached keys never leak from one test into the next
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Tasks run in-process in tests; tests of a real worker switch this off themselves."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(email="owner@example.com")
+
+
+@pytest.fixture
+def workspace(owner):
+    return WorkspaceFactory(owner=owner, name="Acme")
+
+
+@pytest.fixture
+def admin_user(workspace):
+    return add_member(workspace, "admin@example.com", "admin")
+
+
+@pytest.fixture
+def member(workspace):
+    return add_member(workspace, "member@example.com", "member")
+
+
+@pytest.fixture
+def outsider(db):
+    """A user with a workspace of their own and no place in `workspace`."""
+    user = UserFactory(email="outsider@example.com")
+    WorkspaceFactory(owner=user, name="Other Co")
+    return user
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user): a test client logged in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

@@ -1,0 +1,15 @@
+def test_healthz_reports_database_and_cache_ok(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response["X-Request-Id"].startswith("req_")
+
+
+def test_a_valid_request_id_is_echoed(client, db):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="gw-1234")
+    assert response["X-Request-Id"] == "gw-1234"
+
+
+def test_new_workspace_starts_on_starter_with_its_first_cycle(workspace):
+    assert workspace.billing.plan.code == "starter"
+    assert workspace.cycles.count() == 1
