@@ -1,6 +1,32 @@
-"""The JSON conventions of API.md shared by every API route."""
+"""The JSON conventions of API.md shared by every API route.
+
+Routes raise ApiError (or a subclass) anywhere below them; @json_api turns it into the
+contract's error shape: {"error": {"code", "message", "param"}} with the right status.
+"""
+
+import functools
+import json
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+
+class ApiError(Exception):
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message, param=None, *, status=None, code=None, headers=None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.status = status or self.status
+        self.code = code or self.code
+        self.headers = headers or {}
+
+
+class InvalidRequest(ApiError):
+    status = 400
+    code = "invalid_request"
 
 
 def api_error(status, code, message, param=None, headers=None):
@@ -10,3 +36,41 @@ def api_error(status, code, message, param=None, headers=None):
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def json_api(view):
+    """Mark a view as a JSON API route: no CSRF (bearer auth), ApiError -> error JSON."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except ApiError as error:
+            return api_error(error.status, error.code, error.message, error.param, error.headers)
+
+    return wrapper
+
+
+def read_json_object(request, *, max_bytes=5 * 1024 * 1024):
+    """The request body as a dict, or InvalidRequest saying what is wrong with it."""
+    if len(request.body) > max_bytes:
+        raise InvalidRequest(f"The body is larger than {max_bytes // (1024 * 1024)} MB.")
+    try:
+        data = json.loads(request.body or b"null", parse_float=str, parse_constant=_refuse)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The body is not valid JSON.")
+    if not isinstance(data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return data
+
+
+def _refuse(constant):
+    # NaN, Infinity and -Infinity are not JSON numbers; never let them reach money.
+    raise ValueError(constant)
+
+
+def reject_unknown_fields(data, allowed, prefix=""):
+    for name in data:
+        if name not in allowed:
+            raise InvalidRequest(f"Unknown field {prefix}{name!r}.", param=f"{prefix}{name}")
