@@ -5,12 +5,13 @@ from dataclasses import dataclass, field
 from allauth.account.models import EmailAddress
 
 from accounts.models import User
-from teams.models import Membership, Role, Workspace
-from teams.services import workspace_create
+from teams.models import Invitation, Membership, Role, Workspace
+from teams.services import invitation_create, workspace_create
 
 PASSWORD = "meterdesk-demo"
 STAFF_EMAIL = "staff@meterdesk.test"
 DEMO_SLUG = "acme-ai"
+INVITED_EMAIL = "new.hire@acme.test"
 
 
 @dataclass
@@ -43,6 +44,12 @@ def seed():
         workspace = workspace_create(owner=owner, name="Acme AI", slug=DEMO_SLUG)
     for user, role in ((admin, Role.ADMIN), (member, Role.MEMBER)):
         Membership.objects.get_or_create(user=user, workspace=workspace, defaults={"role": role})
+    if not Invitation.objects.pending().filter(workspace=workspace, email=INVITED_EMAIL).exists():
+        # No mail goes out: the demo only needs a row in "Pending invitations" (Resend mails one).
+        invitation_create(
+            workspace=workspace, actor=owner, email=INVITED_EMAIL, role=Role.MEMBER,
+            base_url="http://127.0.0.1:8000/", send=False,
+        )
     return Demo(
         workspace=workspace, owner=owner, admin=admin, member=member,
         logins=[("owner", owner.email), ("admin", admin.email), ("member", member.email)],
