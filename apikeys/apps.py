@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class ApikeysConfig(AppConfig):
     name = "apikeys"
+    verbose_name = "API keys"
+
+    def ready(self):
+        from apikeys import receivers  # noqa: F401

@@ -27,6 +27,11 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+def ping(request):
+    """A trivial JSON answer without database or cache: the baseline of bench/authorize.py."""
+    return JsonResponse({"status": "ok"})
+
+
 @login_required
 def dashboard(request):
     if request.workspace is None:

@@ -1,0 +1,103 @@
+"""The gateway's authorize decision (API.md `POST /api/v1/gateway/authorize`).
+
+Checks in the contract's order, the first failure answering: service token (done by the
+route's decorator), key (401), rate limit (429), key spend cap (403), credits or overage
+limit (402). A request refused by any check takes no rate-limit slot: the cap and credit
+checks are evaluated first (reads only) and the rate-limit script is told whether to take
+a slot, so one Redis round trip decides both "429 or not" and "count it or not".
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+
+from django.utils import timezone
+
+from apikeys import keycache
+from apikeys.auth import key_record_check, service_token_check
+from apikeys.ratelimit import ANY_GENERATION, Decision, ratelimit_hit
+from apikeys.selectors import KeyRecord, key_cycle_spend_micro
+from apikeys.services import key_touch
+from billing.selectors import SpendState, spend_state
+from config.api import ApiError
+
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Authorization:
+    record: KeyRecord
+    state: SpendState
+    decision: Decision
+
+
+class RateLimited(ApiError):
+    status = 429
+    code = "rate_limited"
+
+
+def ratelimit_headers(decision):
+    if decision.limit is None:
+        return {}
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(max(0, decision.remaining or 0)),
+        "X-RateLimit-Reset": str(-(-decision.reset_ms // 1000)),  # epoch seconds, rounded up
+    }
+
+
+def reset_iso(decision):
+    if decision.limit is None:
+        return None
+    moment = datetime.fromtimestamp(decision.reset_ms / 1000, tz=dt_timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _pending_refusal(record, state, now):
+    if record.spend_cap_micro is not None:
+        if key_cycle_spend_micro(record.pk, record.workspace_id, now) >= record.spend_cap_micro:
+            return 403, "key_spend_limit_reached", "This key has reached its spend cap for this billing cycle."
+    if state.refusal == "out_of_credits":
+        return 402, "out_of_credits", "The workspace is out of credits; buy credits to continue."
+    if state.refusal == "spend_limit_reached":
+        return 402, "spend_limit_reached", "The workspace has reached its overage limit for this cycle."
+    return None
+
+
+def authorize(*, service_token, api_key, token_marker=None):
+    """Decide one request; returns an Authorization or raises the contract's ApiError."""
+    now = timezone.now()
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            token_marker = service_token_check(service_token)
+        record, key_marker = key_record_check(api_key, now)
+        cached = {marker for marker in (token_marker, key_marker) if marker is not None}
+        if len(cached) > 1:  # filled under different markers: one of them is stale
+            keycache.cache_clear()
+            continue
+        expected = cached.pop() if cached else ANY_GENERATION
+        state = spend_state(record.workspace_id)
+        refusal = _pending_refusal(record, state, now)
+        decision = ratelimit_hit(
+            record.workspace_id, state.requests_per_minute, commit=refusal is None, marker=expected
+        )
+        if decision.stale or (expected != ANY_GENERATION and decision.marker is None):
+            # Something was revoked since our cache was filled (or Redis cannot tell us):
+            # forget everything and decide again from the database.
+            keycache.cache_clear()
+            continue
+        break
+    else:  # unreachable: after a clear, answers come from the database and need no marker
+        raise RuntimeError("authorize could not settle on a revocation marker")
+    if not decision.allowed:
+        headers = ratelimit_headers(decision)
+        headers["Retry-After"] = str(decision.retry_after)
+        raise RateLimited(
+            f"The plan's limit of {decision.limit} requests per minute is used up; "
+            f"retry in {decision.retry_after} s.",
+            headers=headers,
+        )
+    if refusal is not None:
+        status, code, message = refusal
+        raise ApiError(message, status=status, code=code)
+    key_touch(record, now)
+    return Authorization(record, state, decision)

@@ -1,0 +1,105 @@
+"""Reads about keys: lookups by hash, spend this cycle, the keys page."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from apikeys.models import APIKey, KeySpend
+from billing.cycles import cycle_bounds
+from billing.models import BillingAccount, BillingCycle
+from billing.money import MICRO
+
+
+@dataclass
+class KeyRecord:
+    """What authorize needs to know about a key; small enough to cache per process."""
+
+    pk: int
+    public_id: str
+    workspace_id: int
+    workspace_slug: str
+    expires_at: datetime | None
+    revoked: bool
+    spend_cap_micro: int | None
+    last_used_at: datetime | None
+
+    def refusal(self, at):
+        """None when the key may be used at `at`, else why not (for logs; the API says 401)."""
+        if self.revoked:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= at:
+            return "expired"
+        return None
+
+
+def key_record_by_hash(digest):
+    row = (
+        APIKey.objects.filter(key_hash=digest)
+        .values_list(
+            "pk", "public_id", "workspace_id", "workspace__slug", "expires_at", "revoked_at",
+            "spend_cap_credits", "last_used_at",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    pk, public_id, workspace_id, slug, expires_at, revoked_at, cap, last_used = row
+    return KeyRecord(
+        pk, public_id, workspace_id, slug, expires_at, revoked_at is not None,
+        None if cap is None else cap * MICRO, last_used,
+    )
+
+
+def cycle_start(workspace_id, at=None):
+    """Start of the workspace's current billing cycle (the open cycle row, else the anchor)."""
+    at = at or timezone.now()
+    start = (
+        BillingCycle.objects.filter(workspace_id=workspace_id, start__lte=at, end__gt=at)
+        .order_by("-start")
+        .values_list("start", flat=True)
+        .first()
+    )
+    if start is not None:
+        return start
+    anchor = (
+        BillingAccount.objects.filter(workspace_id=workspace_id)
+        .values_list("cycle_anchor_day", flat=True)
+        .first()
+    )
+    return cycle_bounds(anchor or 1, at)[0]
+
+
+def key_cycle_spend_micro(key_pk, workspace_id, at=None):
+    """Micro-credits a key has spent in its workspace's current billing cycle."""
+    spent = (
+        KeySpend.objects.filter(key_id=key_pk, cycle_start=cycle_start(workspace_id, at))
+        .values_list("spent_micro", flat=True)
+        .first()
+    )
+    return spent or 0
+
+
+def keys_for_page(workspace):
+    """The workspace's keys, newest first, each with `cycle_spend_micro` for this cycle."""
+    start = cycle_start(workspace.pk)
+    spent = KeySpend.objects.filter(key=OuterRef("pk"), cycle_start=start).values("spent_micro")
+    return list(
+        workspace.api_keys.select_related("created_by", "revoked_by")
+        .annotate(cycle_spend_micro=Subquery(spent[:1]))
+        .order_by("revoked_at", "-created_at", "-id")
+    )
+
+
+def key_may_revoke(membership, key):
+    """DESIGN.md: anyone revokes their own key; owners and admins revoke anyone's."""
+    return membership is not None and (
+        membership.is_manager or key.created_by_id == membership.user_id
+    )
+
+
+def member_key_consequences(workspace, user):
+    """Sentences for the Team page's removal confirmation: the keys that will be revoked."""
+    keys = APIKey.objects.active().filter(workspace=workspace, created_by=user).order_by("name")
+    return [f"API key “{key.name}” ({key.prefix}…) will be revoked" for key in keys]

@@ -1,0 +1,149 @@
+"""Writes to keys and service tokens, and the per-key spend that usage reports."""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apikeys.keycache import revocation_publish
+from apikeys.models import APIKey, KeySpend, ServiceToken
+from apikeys.secrets_format import (
+    KEY_PREFIX,
+    SERVICE_TOKEN_PREFIX,
+    secret_generate,
+    secret_hash,
+    secret_visible_prefix,
+)
+from apikeys.selectors import cycle_start, key_may_revoke
+
+LAST_USED_EVERY = timedelta(seconds=60)
+MAX_SPEND_CAP_CREDITS = 10**12
+
+
+def key_create(*, workspace, user, name, expires_at=None, spend_cap_credits=None):
+    """Make a key; returns (key, secret). The secret exists only in this return value."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the key a name, e.g. “CI” or “Production”.")
+    secret = secret_generate(KEY_PREFIX)
+    key = APIKey.objects.create(
+        workspace=workspace,
+        name=name[:80],
+        prefix=secret_visible_prefix(secret, KEY_PREFIX),
+        key_hash=secret_hash(secret),
+        created_by=user,
+        expires_at=expires_at,
+        spend_cap_credits=spend_cap_credits,
+    )
+    return key, secret
+
+
+def key_revoke(*, key, actor, membership=None):
+    """Revoke a key now. `membership` (the actor's) is checked against DESIGN.md's table.
+
+    Returns False when the key was already revoked. Every process refuses the key from
+    the moment this returns (apikeys.keycache).
+    """
+    if membership is not None and not key_may_revoke(membership, key):
+        raise PermissionDenied("Only owners and admins can revoke another member's key.")
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=actor
+        )
+        revocation_publish()
+    if revoked:
+        key.revoked_at, key.revoked_by = now, actor
+    return bool(revoked)
+
+
+def keys_revoke_for_member(*, workspace, user, actor=None):
+    """Revoke every live key `user` made in `workspace` (they are leaving or removed)."""
+    count = APIKey.objects.filter(
+        workspace=workspace, created_by=user, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now(), revoked_by=actor)
+    if count:
+        revocation_publish()
+    return count
+
+
+def key_spend_cap_set(*, key, credits, membership):
+    """Set (a whole number of credits) or clear (None) a key's cap; owners and admins only."""
+    if membership is None or not membership.is_manager:
+        raise PermissionDenied("Only owners and admins can change a key's spend cap.")
+    if credits is not None and not (0 < credits <= MAX_SPEND_CAP_CREDITS):
+        raise ValidationError("A spend cap is a whole number of credits above zero.")
+    APIKey.objects.filter(pk=key.pk).update(spend_cap_credits=credits)
+    key.spend_cap_credits = credits
+    # Cached copies carry the cap; a lower cap must bite at once, like a revoke.
+    revocation_publish()
+    return key
+
+
+def key_spend_add(key, amount_micro, at=None):
+    """Add a charge (micro-credits, positive) to the key's spend of the current cycle.
+
+    Called by usage after each charge; atomic under concurrency (an UPDATE ... + n, or one
+    INSERT that a unique constraint keeps single).
+    """
+    amount = abs(int(amount_micro))
+    if amount == 0:
+        return
+    start = cycle_start(key.workspace_id, at)
+    rows = KeySpend.objects.filter(key_id=key.pk, cycle_start=start)
+    if rows.update(spent_micro=F("spent_micro") + amount):
+        return
+    try:
+        with transaction.atomic():
+            KeySpend.objects.create(key_id=key.pk, cycle_start=start, spent_micro=amount)
+    except IntegrityError:
+        rows.update(spent_micro=F("spent_micro") + amount)
+
+
+def key_for_usage(key_id):
+    """The APIKey whose public id is `key_id`, revoked or expired included, else None.
+
+    Usage of a key revoked after its authorize is still charged: the work was done.
+    """
+    if not isinstance(key_id, str) or not key_id.startswith("key_"):
+        return None
+    return APIKey.objects.select_related("workspace").filter(public_id=key_id).first()
+
+
+def key_touch(record, now):
+    """Write last_used_at at most about once a minute per key, whatever the traffic.
+
+    The in-memory record keeps processes from even asking; the conditional UPDATE keeps
+    several processes from writing in the same minute.
+    """
+    if record.last_used_at is not None and now - record.last_used_at < LAST_USED_EVERY:
+        return False
+    record.last_used_at = now
+    return bool(
+        APIKey.objects.filter(pk=record.pk)
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY))
+        .update(last_used_at=now)
+    )
+
+
+def service_token_create(*, name):
+    """Make a gateway service token; returns (token, secret). Print the secret once."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("A service token needs a name.")
+    secret = secret_generate(SERVICE_TOKEN_PREFIX)
+    token = ServiceToken.objects.create(
+        name=name[:80],
+        prefix=secret_visible_prefix(secret, SERVICE_TOKEN_PREFIX),
+        token_hash=secret_hash(secret),
+    )
+    return token, secret
+
+
+def service_tokens_revoke(queryset):
+    count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if count:
+        revocation_publish()
+    return count
