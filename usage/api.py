@@ -1,0 +1,46 @@
+"""JSON routes of the usage app owned by metering: the gateway's usage call, usage, balance.
+
+Views only read input, check the credential and call one function (usage.services,
+usage.reports, billing.selectors).
+"""
+
+from django.http import JsonResponse
+
+from apikeys.auth import api_key_required, service_token_required
+from billing.selectors import balance_payload
+from config.api import ApiError, json_api, read_json_object
+from usage.reports import usage_query, usage_query_params
+from usage.services import usage_body_parse, usage_record, usage_record_batch
+
+
+def _require(request, method):
+    if request.method != method:
+        raise ApiError(f"Use {method} on this route.", status=405, code="method_not_allowed",
+                       headers={"Allow": method})
+
+
+@json_api
+@service_token_required
+def gateway_usage(request):
+    _require(request, "POST")
+    form, payload = usage_body_parse(read_json_object(request))
+    if form == "batch":
+        results = usage_record_batch(payload)
+        return JsonResponse({"results": [result.body for result in results]})
+    result = usage_record(payload)
+    return JsonResponse(result.body, status=result.status)
+
+
+@json_api
+@api_key_required
+def usage_list(request):
+    _require(request, "GET")
+    params = usage_query_params(request.GET)
+    return JsonResponse(usage_query(request.workspace, **params))
+
+
+@json_api
+@api_key_required
+def balance(request):
+    _require(request, "GET")
+    return JsonResponse(balance_payload(request.workspace))
