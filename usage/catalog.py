@@ -1,0 +1,234 @@
+"""Reads of the price catalog: which price version is in force for a product, and when.
+
+The whole catalog (a few dozen rows with every version) is held in memory per process, so
+pricing an event costs no query. A version stamp in the shared cache (Redis in production)
+says when to reload: saving or deleting a price or rate deletes the stamp, so every process
+sees a staff edit on its next event. Scheduled versions need no reload: the snapshot holds
+every version and the one in force is chosen by time at each call.
+"""
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from usage.models import CustomModel, Price, PriceRate, PriceScheme
+
+log = logging.getLogger(__name__)
+
+VERSION_KEY = "usage:price-catalog:version"
+FALLBACK_PATTERN = "*"
+
+
+@dataclass(frozen=True)
+class PriceVersion:
+    """An immutable copy of one Price row (with its rates), safe to share between threads."""
+
+    id: int
+    product: str
+    unit: str
+    meter: str
+    scheme: str
+    price: object
+    price_lo: object
+    price_auto: object
+    price_hi: object
+    grounding_price: object
+    segment_seconds: int | None
+    effective_from: datetime
+    is_public: bool
+    is_example: bool
+    description: str
+    sort_order: int
+    rates: tuple  # ((key, label, gpu_ram_gb, unit_price), ...) in display order
+
+    @property
+    def tiered(self):
+        return self.scheme == PriceScheme.TIERED
+
+    @property
+    def rate_map(self):
+        return {key: unit_price for key, _, _, unit_price in self.rates}
+
+    @property
+    def rate_kind(self):
+        return {"inference_second": "instance", "gpu_second": "machine"}.get(self.unit)
+
+    def tier_price(self, tier):
+        return {"lo": self.price_lo, "auto": self.price_auto, "hi": self.price_hi}[tier]
+
+
+def pattern_matches(pattern, product):
+    if pattern == FALLBACK_PATTERN:
+        return True
+    if pattern.endswith(".*"):
+        return product.startswith(pattern[:-1]) and len(product) > len(pattern) - 1
+    return pattern == product
+
+
+def pattern_specificity(pattern):
+    """Higher wins: an exact product, then the longest prefix, then the fallback `*`."""
+    if pattern == FALLBACK_PATTERN:
+        return -1
+    if pattern.endswith(".*"):
+        return len(pattern) - 1
+    return 10_000
+
+
+class Catalog:
+    """Every version of every price, grouped by (product pattern, unit)."""
+
+    def __init__(self, versions):
+        self.versions = tuple(versions)
+        self._series = {}
+        for version in sorted(self.versions, key=lambda v: v.effective_from):
+            self._series.setdefault((version.product, version.unit), []).append(version)
+
+    def in_force(self, product_pattern, unit, at):
+        current = None
+        for version in self._series.get((product_pattern, unit), ()):
+            if version.effective_from <= at:
+                current = version
+        return current
+
+    def match(self, product, at):
+        """(pattern, {unit: PriceVersion}) of the most specific pattern in force, else None.
+
+        The fallback `*` is left out: usage.pricing applies it only to gpu_seconds.
+        """
+        best = None
+        for pattern, unit in self._series:
+            if pattern == FALLBACK_PATTERN or not pattern_matches(pattern, product):
+                continue
+            if self.in_force(pattern, unit, at) is None:
+                continue
+            if best is None or pattern_specificity(pattern) > pattern_specificity(best):
+                best = pattern
+        if best is None:
+            return None
+        prices = {}
+        for pattern, unit in self._series:
+            if pattern == best:
+                version = self.in_force(pattern, unit, at)
+                if version is not None:
+                    prices[unit] = version
+        return best, prices
+
+    def fallback(self, at):
+        return self.in_force(FALLBACK_PATTERN, "gpu_second", at)
+
+    def public_listing(self, at):
+        """Public prices in force at `at`, each followed by its scheduled later versions."""
+        listed = []
+        for (pattern, unit), series in self._series.items():
+            current = self.in_force(pattern, unit, at)
+            later = [v for v in series if v.effective_from > at]
+            for version in ([current] if current else []) + later:
+                if version.is_public:
+                    listed.append(version)
+        return sorted(listed, key=lambda v: (v.sort_order, v.product, v.unit, v.effective_from))
+
+
+_lock = threading.Lock()
+_loaded = {"stamp": None, "catalog": None}
+
+
+def catalog_load():
+    """A fresh Catalog from the database (two queries)."""
+    versions = []
+    prices = Price.objects.prefetch_related("rates").order_by("id")
+    for price in prices:
+        versions.append(
+            PriceVersion(
+                id=price.id, product=price.product, unit=price.unit, meter=price.meter,
+                scheme=price.scheme, price=price.price, price_lo=price.price_lo,
+                price_auto=price.price_auto, price_hi=price.price_hi,
+                grounding_price=price.grounding_price, segment_seconds=price.segment_seconds,
+                effective_from=price.effective_from, is_public=price.is_public,
+                is_example=price.is_example, description=price.description,
+                sort_order=price.sort_order,
+                rates=tuple(
+                    (r.key, r.label, r.gpu_ram_gb, r.unit_price)
+                    for r in sorted(price.rates.all(), key=lambda r: (r.sort_order, r.key))
+                ),
+            )
+        )
+    return Catalog(versions)
+
+
+def catalog_current():
+    """The catalog, from memory unless a price changed since it was loaded."""
+    try:
+        stamp = cache.get(VERSION_KEY)
+        if stamp is None:
+            cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+            stamp = cache.get(VERSION_KEY)
+    except Exception:  # the cache is down: correct but slower, never a wrong price
+        log.warning("price catalog: cache unavailable, reading prices from the database")
+        return catalog_load()
+    if stamp is not None and _loaded["stamp"] == stamp:
+        return _loaded["catalog"]
+    with _lock:
+        catalog = catalog_load()
+        _loaded["stamp"], _loaded["catalog"] = stamp, catalog
+    return catalog
+
+
+def catalog_changed():
+    """Tell every process to reload: now (this transaction sees its own edit) and at commit."""
+    _loaded["stamp"] = None
+    try:
+        cache.delete(VERSION_KEY)
+    except Exception:
+        log.warning("price catalog: could not clear the version stamp")
+    transaction.on_commit(_forget_after_commit)
+
+
+def _forget_after_commit():
+    _loaded["stamp"] = None
+    try:
+        cache.delete(VERSION_KEY)
+    except Exception:
+        log.warning("price catalog: could not clear the version stamp")
+
+
+@receiver([post_save, post_delete], sender=Price)
+@receiver([post_save, post_delete], sender=PriceRate)
+def _price_saved(sender, **kwargs):
+    catalog_changed()
+
+
+def custom_models_allowed(workspace):
+    """How many custom models the workspace's plan allows: an int, or None for unlimited."""
+    from billing.models import BillingAccount
+
+    account = BillingAccount.objects.select_related("plan").filter(workspace=workspace).first()
+    if account is None:
+        return 0
+    return account.plan.custom_models_allowed
+
+
+def custom_model_usable(workspace, name):
+    """Whether `custom.<name>` may be used: registered, and within the plan's allowance.
+
+    Models registered beyond the allowance (say after a downgrade) stay listed but are not
+    usable; the earliest registered ones count first.
+    """
+    allowed = custom_models_allowed(workspace)
+    if allowed == 0:
+        return False
+    names = CustomModel.objects.filter(workspace=workspace).order_by("created_at", "id")
+    if allowed is not None:
+        names = names[:allowed]
+    return name in set(names.values_list("name", flat=True))
+
+
+def now():
+    return timezone.now()
