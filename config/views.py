@@ -34,7 +34,7 @@ def ping(request):
 
 @login_required
 def dashboard(request):
-    if request.workspace is None:
+    if not request.membership:  # a lazy object: never "is None", even when empty
         return render(request, "dashboard/no_workspace.html")
     from usage.dashboard import dashboard_context  # the usage app owns what the dashboard shows
 
