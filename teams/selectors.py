@@ -1,6 +1,8 @@
 from teams.models import Membership
 
 SESSION_KEY = "current_workspace_id"
+# The token of the invitation this visitor opened while logged out (see accounts.adapter).
+INVITATION_SESSION_KEY = "opened_invitation"
 
 
 def current_membership(request):
