@@ -9,7 +9,9 @@ from teams.models import Membership, Role
 from teams.services import TeamError, invitation_accept, invitation_create, member_role_change
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after a transactional test would drop the plans from
+# billing's data migration, which every new workspace needs.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def run_together(*calls):
