@@ -7,7 +7,6 @@ usage.reports, billing.selectors).
 from django.http import JsonResponse
 
 from apikeys.auth import api_key_required, service_token_required
-from billing.selectors import balance_payload
 from config.api import ApiError, json_api, read_json_object
 from usage.reports import usage_query, usage_query_params
 from usage.services import usage_body_parse, usage_record, usage_record_batch
@@ -43,4 +42,6 @@ def usage_list(request):
 @api_key_required
 def balance(request):
     _require(request, "GET")
+    from billing.selectors import balance_payload  # billing's contract (docs/architecture.md)
+
     return JsonResponse(balance_payload(request.workspace))

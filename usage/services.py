@@ -18,7 +18,6 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Sum
@@ -31,7 +30,7 @@ from billing.money import format_credits, format_usd
 from config.api import ApiError, InvalidRequest, reject_unknown_fields
 from usage.events import event_as_dict, event_canonical, parse_event
 from usage.models import NotBilledReason, UsageEvent
-from usage.pricing import UnknownProduct, price_event
+from usage.pricing import UnknownProduct, price_event, row_payload
 
 MAX_BATCH = 1000
 RETRIES = 4
@@ -73,30 +72,9 @@ class _LostRace(Exception):
 
 # --- Formatting ------------------------------------------------------------------------------
 
-def decimal_text(value):
-    """A Decimal as API text without exponent or trailing zeros: 600, 0.5, 0.00872083."""
-    value = Decimal(value)
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
-
-
-def _row_value(row, name, index):
-    return getattr(row, name) if hasattr(row, name) else row[index]
-
-
 def breakdown_json(quote):
-    """The API's breakdown rows for a Quote: what usage stores and quote answers."""
-    return [
-        {
-            "meter": _row_value(row, "meter", 0),
-            "unit": _row_value(row, "unit", 1),
-            "quantity": decimal_text(_row_value(row, "quantity", 2)),
-            "unit_price": decimal_text(_row_value(row, "unit_price", 3)),
-            "cost": format_credits(_row_value(row, "cost_micro", 4)),
-        }
-        for row in quote.rows
-    ]
+    """The API's breakdown rows of a Quote: the same rows the quote route answers."""
+    return [row_payload(row) for row in quote.rows]
 
 
 def _error_body(code, message, param=None):
@@ -136,24 +114,25 @@ def _prepare(index, raw, now):
 
 
 def _price(prepared, now):
+    """Price with the catalog in force at the event's time (usage.pricing's rule).
+
+    4xx/5xx come back not billed (with their rows where priceable); only a successful
+    event can be unpriced.
+    """
     event = prepared.event
-    status = event.status_code
-    if status >= 500:
-        prepared.reason = NotBilledReason.SERVER_ERROR
-        return
-    if status >= 400:
-        prepared.reason = NotBilledReason.CLIENT_ERROR
-        return
     try:
-        quote = price_event(event, workspace=prepared.key.workspace, at=now)
+        quote = price_event(event, workspace=prepared.key.workspace)
     except UnknownProduct as error:
         prepared.reason = NotBilledReason.UNKNOWN_PRODUCT
-        prepared.unpriced_reason = str(error) or f"No price matches {event.product!r}."
+        prepared.unpriced_reason = error.message
+        return
+    prepared.breakdown = breakdown_json(quote)
+    prepared.price_versions = sorted({row.price_id for row in quote.rows} - {None})
+    if not quote.billed:
+        prepared.reason = quote.not_billed_reason
         return
     prepared.billed = True
     prepared.charged_micro = int(quote.total_micro)
-    prepared.breakdown = breakdown_json(quote)
-    prepared.price_versions = sorted({_row_value(r, "price_id", 5) for r in quote.rows} - {None})
 
 
 def _response(prepared, balance_micro):
@@ -553,7 +532,7 @@ def unpriced_event_charge(usage_event, *, now=None):
         UsageEvent.objects.filter(pk=event_row.pk).update(
             billed=True, not_billed_reason="", charged_micro=charged, charged_at=now, touched_at=now,
             breakdown=breakdown_json(quote),
-            price_versions=sorted({_row_value(r, "price_id", 5) for r in quote.rows} - {None}),
+            price_versions=sorted({r.price_id for r in quote.rows} - {None}),
         )
     return True
 

@@ -1,0 +1,89 @@
+"""The Usage page and its CSV export (server-rendered; the reads live in usage.reports)."""
+
+import csv
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from billing.money import credits_to_micro, format_usd
+from config.api import InvalidRequest
+from teams.decorators import workspace_required
+from usage.charts import credits_chart
+from usage.reports import (
+    daily_series,
+    event_lookup,
+    usage_query,
+    usage_range,
+    usage_table,
+)
+from usage.rollup import rollup_if_stale
+
+RANGES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("custom", "Custom"))
+SPLITS = (("product", "Product"), ("key", "API key"), ("none", "Total"))
+
+
+def _range_from(request):
+    """(start, end, range choice) from the query string; a bad value falls back to 30 days."""
+    choice = request.GET.get("range") or "30"
+    try:
+        if choice == "custom":
+            start, end = usage_range(request.GET.get("start"), request.GET.get("end"))
+        else:
+            days = int(choice) if choice in ("7", "30", "90") else 30
+            choice = str(days)
+            start, end = usage_range(None, None, default_days=days)
+    except InvalidRequest as error:
+        messages.error(request, f"{error.message} Showing the last 30 days instead.")
+        choice = "30"
+        start, end = usage_range(None, None)
+    return start, end, choice
+
+
+@workspace_required
+def usage_page(request):
+    workspace = request.workspace
+    rollup_if_stale()
+    start, end, choice = _range_from(request)
+    split = request.GET.get("split") if request.GET.get("split") in ("product", "key", "none") else "product"
+    series, days = daily_series(workspace, start=start, end=end, split_by=None if split == "none" else split)
+    by_key = usage_table(workspace, start=start, end=end, group_by="key")
+    by_product = usage_table(workspace, start=start, end=end, group_by="product")
+    total = sum(row["credits_micro"] for row in by_product)
+    lookup_id = (request.GET.get("request") or "").strip()
+    looked_up = event_lookup(workspace, lookup_id) if lookup_id else None
+    return render(request, "usage/usage.html", {
+        "start": start, "end": end, "range_choice": choice, "ranges": RANGES,
+        "split": split, "splits": SPLITS,
+        "chart": credits_chart(series, days) if series else None,
+        "by_key": by_key, "by_product": by_product,
+        "total_micro": total, "total_requests": sum(row["requests"] for row in by_product),
+        "lookup_id": lookup_id, "looked_up": looked_up,
+        "today": timezone.now().date(),
+    })
+
+
+@workspace_required
+def usage_export(request):
+    """CSV of GET /api/v1/usage's rows for the chosen range and grouping."""
+    start, end, _ = _range_from(request)
+    group_by = request.GET.get("group_by") if request.GET.get("group_by") in ("day", "key", "product") else "day"
+    data = usage_query(request.workspace, start=start, end=end, group_by=group_by)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"usage-{request.workspace.slug}-{start}-{end}-by-{group_by}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    units = sorted({unit for row in data["rows"] for unit in row["quantity"]})
+    writer = csv.writer(response)
+    writer.writerow([group_by if group_by != "key" else "key_id", "requests", *units, "credits", "usd"])
+    for row in data["rows"]:
+        value = row["day"] if group_by == "day" else row["key_id"] if group_by == "key" else row["product"]
+        credits = row["credits"]
+        writer.writerow([value, row["requests"], *[row["quantity"].get(u, "0") for u in units],
+                         credits, _usd_text(credits)])
+    writer.writerow(["total", "", *["" for _ in units], data["total_credits"], _usd_text(data["total_credits"])])
+    return response
+
+
+def _usd_text(credits_text):
+    return format_usd(credits_to_micro(credits_text))
