@@ -467,8 +467,11 @@ def usage_record_batch(items, *, now=None):
     now = now or timezone.now()
     prepared = [_prepare(i, raw, now) for i, raw in enumerate(items)]
     for p in prepared:
-        if p.error is not None and p.error.body["error"].get("param"):
-            p.error.body["error"]["param"] = f"events[{p.index}].{p.error.body['error']['param']}"
+        if p.error is not None:
+            error = p.error.body["error"]
+            if error.get("param"):
+                error["param"] = f"events[{p.index}].{error['param']}"
+            p.error = UsageResult(p.error.status, {"id": p.event_id, "error": error})
     first, repeats = {}, []
     for p in prepared:
         if p.error is not None:
