@@ -47,6 +47,10 @@ class Plan(models.Model):
         return self.name
 
 
+# Pay-as-you-go overage allowed per cycle until the owner sets a limit: USD 100.
+PAYG_DEFAULT_OVERAGE_LIMIT = 10_000
+
+
 class BillingMode(models.TextChoices):
     PREPAID = "prepaid", "Prepaid"
     PAY_AS_YOU_GO = "pay_as_you_go", "Pay as you go"
@@ -74,6 +78,10 @@ class BillingAccount(models.Model):
     custom_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
     unlimited_rate = models.BooleanField(
         default=False, help_text="Enterprise: no rate limit at all."
+    )
+    fee_billed_by_stripe = models.BooleanField(
+        default=False,
+        help_text="A Stripe subscription invoices the plan fee itself; cycle closes leave it out.",
     )
     volume_tiers = models.JSONField(
         default=list, blank=True,
@@ -107,6 +115,23 @@ class BillingAccount(models.Model):
     @property
     def may_overspend(self):
         return self.plan.overage_allowed or self.billing_mode == BillingMode.PAY_AS_YOU_GO
+
+    @property
+    def effective_overage_limit(self):
+        """Credits the balance may go below zero this cycle; None: no limit (staff terms).
+
+        Every plan or mode that allows overage has a limit (DESIGN.md): pay-as-you-go on a
+        plan without a default gets PAYG_DEFAULT_OVERAGE_LIMIT until the owner sets one.
+        """
+        if not self.may_overspend:
+            return None
+        if self.overage_limit is not None:
+            return self.overage_limit
+        if self.plan.default_overage_limit is not None:
+            return self.plan.default_overage_limit
+        if self.plan.overage_allowed:
+            return None  # enterprise without a staff-set limit
+        return PAYG_DEFAULT_OVERAGE_LIMIT
 
 
 class BillingCycle(models.Model):
@@ -205,3 +230,68 @@ class BalanceShard(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "shard"], name="one_row_per_shard"),
         ]
+
+
+class InvoiceStatus(models.TextChoices):
+    PAID = "paid", "Paid"
+    OPEN = "open", "Open"
+    VOID = "void", "Void"
+
+
+class InvoiceCounter(models.Model):
+    """The one row invoice numbers are allocated from (locked by the UPDATE that bumps it).
+
+    A counter row rather than the primary key: ids have gaps after a rollback, and invoice
+    numbers must not.
+    """
+
+    last_number = models.PositiveBigIntegerField(default=0)
+
+
+class Invoice(models.Model):
+    """What a workspace owes or paid: a cycle close (fee, overage) or a credit purchase.
+
+    At most one invoice per cycle (unique `cycle`) and per outside reference (unique
+    `reference`, e.g. a Stripe payment id), so a job or webhook that runs twice invoices once.
+    """
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="invoices")
+    status = models.CharField(max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
+    issued_on = models.DateField()
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    cycle = models.OneToOneField(
+        BillingCycle, on_delete=models.PROTECT, null=True, blank=True, related_name="invoice"
+    )
+    reference = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    subtotal_cents = models.BigIntegerField(default=0)
+    discount_cents = models.BigIntegerField(default=0, help_text="Volume discounts (negative or 0).")
+    total_cents = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd", editable=False)
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-number"]
+        indexes = [models.Index(fields=["workspace", "issued_on"])]
+
+    def __str__(self):
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=20, decimal_places=6, default=1)
+    unit = models.CharField(max_length=20, blank=True, help_text="credit, month, …")
+    unit_amount_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    amount_cents = models.BigIntegerField(help_text="Negative for a discount.")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.description

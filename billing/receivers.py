@@ -1,3 +1,4 @@
+from allauth.account.signals import email_confirmed
 from django.dispatch import receiver
 
 from teams.signals import workspace_created
@@ -8,3 +9,12 @@ def open_billing_account(sender, workspace, owner, **kwargs):
     from billing.services import billing_account_open
 
     billing_account_open(workspace=workspace)
+
+
+@receiver(email_confirmed)
+def give_signup_bonus(sender, request=None, email_address=None, **kwargs):
+    """The 100-credit sign-up bonus arrives when the user proves their address (DESIGN.md:
+    once per verified user, on their first workspace, so workspaces cannot be farmed)."""
+    from billing.services import signup_bonus_grant
+
+    signup_bonus_grant(email_address.user)

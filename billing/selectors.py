@@ -1,10 +1,15 @@
 """Reads of billing state that other apps need (authorize, the balance API, pages)."""
 
 from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
 
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from billing.cycles import cycle_bounds
 from billing.ledger import workspace_balance
-from billing.models import BillingAccount
-from billing.money import MICRO
+from billing.models import BillingAccount, BillingCycle, EntryKind, LedgerEntry
+from billing.money import MICRO, format_credits
 
 
 @dataclass(frozen=True)
@@ -23,9 +28,7 @@ def spend_refusal(account, balance_micro):
     """
     if not account.may_overspend:
         return None if balance_micro > 0 else "out_of_credits"
-    limit = account.overage_limit
-    if limit is None:
-        limit = account.plan.default_overage_limit
+    limit = account.effective_overage_limit
     if limit is None:
         return None
     return None if balance_micro > -limit * MICRO else "spend_limit_reached"
@@ -40,3 +43,132 @@ def spend_state(workspace_id):
         balance_micro=balance,
         refusal=spend_refusal(account, balance),
     )
+
+
+def workspace_has_saved_card(workspace):
+    """Whether the workspace has a saved card. The payments issue adds payment methods;
+    until then nobody has one, so pay-as-you-go and paid upgrades are refused."""
+    return False
+
+
+@dataclass(frozen=True)
+class CycleWindow:
+    start: datetime
+    end: datetime
+    cycle: BillingCycle | None  # None: the close job has not opened this cycle's row yet
+
+
+def cycle_current(workspace_id, at=None, account=None):
+    """The cycle containing `at`: its open row, else the bounds the anchor gives."""
+    at = at or timezone.now()
+    cycle = (
+        BillingCycle.objects.filter(workspace_id=workspace_id, start__lte=at, end__gt=at)
+        .order_by("-start")
+        .first()
+    )
+    if cycle is not None:
+        return CycleWindow(cycle.start, cycle.end, cycle)
+    if account is None:
+        account = BillingAccount.objects.get(workspace_id=workspace_id)
+    start, end = cycle_bounds(account.cycle_anchor_day, at)
+    return CycleWindow(start, end, None)
+
+
+def _sum(queryset):
+    return queryset.aggregate(s=Sum("amount_micro"))["s"] or 0
+
+
+def cycle_included_raw(workspace_id, start, end):
+    """Included granted − usage charged + usage refunded, over rows written in [start, end).
+
+    Refunds that give credits back (positive REFUND rows) are usage refunds; a refunded
+    purchase is a negative REFUND row and does not touch the included credits.
+    """
+    rows = LedgerEntry.objects.filter(
+        workspace_id=workspace_id, created_at__gte=start, created_at__lt=end
+    ).filter(
+        Q(kind__in=[EntryKind.INCLUDED_GRANT, EntryKind.USAGE])
+        | Q(kind=EntryKind.REFUND, amount_micro__gt=0)
+    )
+    return _sum(rows)
+
+
+def cycle_usage_micro(workspace_id, start, end):
+    """Net usage charged in [start, end) (positive micro-credits): charges less usage refunds."""
+    rows = LedgerEntry.objects.filter(
+        workspace_id=workspace_id, created_at__gte=start, created_at__lt=end
+    ).filter(Q(kind=EntryKind.USAGE) | Q(kind=EntryKind.REFUND, amount_micro__gt=0))
+    return max(0, -_sum(rows))
+
+
+def included_remaining(workspace_id, start, end, balance_micro):
+    """DESIGN.md: max(0, included granted − usage + usage refunded), never above the balance."""
+    raw = cycle_included_raw(workspace_id, start, end)
+    return max(0, min(raw, balance_micro))
+
+
+def balance_before(workspace_id, moment):
+    """The ledger's sum over rows written before `moment` (the balance at a cycle's end)."""
+    return _sum(LedgerEntry.objects.filter(workspace_id=workspace_id, created_at__lt=moment))
+
+
+@dataclass(frozen=True)
+class BalanceSummary:
+    account: BillingAccount
+    balance_micro: int
+    included_remaining_micro: int
+    other_micro: int  # bonus and purchased credits: the part of the balance that never expires
+    overage_micro: int  # credits below zero this cycle
+    overage_limit: int | None  # credits; None where no limit applies
+    cycle: CycleWindow
+
+
+def balance_summary(workspace, at=None):
+    account = BillingAccount.objects.select_related("plan", "scheduled_plan").get(
+        workspace_id=workspace.pk
+    )
+    balance = workspace_balance(workspace.pk)
+    window = cycle_current(workspace.pk, at, account=account)
+    included = included_remaining(workspace.pk, window.start, window.end, balance)
+    return BalanceSummary(
+        account=account,
+        balance_micro=balance,
+        included_remaining_micro=included,
+        other_micro=max(0, balance - included),
+        overage_micro=max(0, -balance),
+        overage_limit=account.effective_overage_limit,
+        cycle=window,
+    )
+
+
+def _iso(moment):
+    return moment.astimezone(dt_timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def auto_recharge_payload(workspace):
+    """The balance API's auto_recharge object. The payments issue adds the settings."""
+    return {"enabled": False, "threshold": None, "amount": None}
+
+
+def balance_payload(workspace, at=None):
+    """Exactly the JSON of API.md's `GET /api/v1/balance`."""
+    summary = balance_summary(workspace, at)
+    account = summary.account
+    return {
+        "workspace": workspace.slug,
+        "plan": account.plan.code,
+        "billing_mode": account.billing_mode,
+        "balance": format_credits(summary.balance_micro),
+        "included_remaining": format_credits(summary.included_remaining_micro),
+        "overage": format_credits(summary.overage_micro),
+        "overage_limit": (
+            None if summary.overage_limit is None else format_credits(summary.overage_limit * MICRO)
+        ),
+        "cycle_start": _iso(summary.cycle.start),
+        "cycle_end": _iso(summary.cycle.end),
+        "auto_recharge": auto_recharge_payload(workspace),
+    }
+
+
+def ledger_recent(workspace, limit=25):
+    return list(LedgerEntry.objects.filter(workspace=workspace).order_by("-created_at", "-id")[:limit])

@@ -1,13 +1,57 @@
-"""Billing writes: opening accounts, cycles, plan changes. Money moves only via billing.ledger."""
+"""Billing writes: accounts, the sign-up bonus, plan changes, billing mode, overage limit.
 
+Money moves only through billing.ledger; cycles close in billing.closing. A refusal is a
+BillingError whose message is a sentence to show the user.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
-from billing.ledger import shards_create
-from billing.models import BillingAccount, BillingCycle, Plan
 from billing.cycles import cycle_bounds
+from billing.ledger import ledger_post, shards_create
+from billing.models import (
+    BillingAccount, BillingCycle, BillingMode, EntryKind, PAYG_DEFAULT_OVERAGE_LIMIT, Plan,
+)
+from billing.money import MICRO
+from billing.selectors import workspace_has_saved_card
+from teams.models import Membership, Role
 
 DEFAULT_PLAN = "starter"
+# The most overage an owner may allow on a plan without a default limit (USD 1,000).
+OWNER_MAX_OVERAGE_LIMIT = 100_000
+
+
+class BillingError(Exception):
+    """A billing change that is not allowed; str(error) is a sentence for the user."""
+
+
+def signup_bonus_reference(user_id):
+    return f"signup-bonus:user:{user_id}"
+
+
+def cycle_open(*, account, start, end):
+    """The cycle [start, end) on the account's current plan, with its included credits.
+
+    Idempotent: the (workspace, start) constraint and the grant's reference make a second
+    call return the same cycle and grant nothing more.
+    """
+    cycle, _ = BillingCycle.objects.get_or_create(
+        workspace_id=account.workspace_id, start=start,
+        defaults={"end": end, "plan": account.plan},
+    )
+    included = account.included_credits
+    if included:
+        # Dated at the cycle's start, so a late close grants into the right cycle.
+        ledger_post(
+            workspace=account.workspace_id, kind=EntryKind.INCLUDED_GRANT,
+            amount_micro=included * MICRO, reference=f"cycle:{cycle.pk}:grant",
+            memo=f"{account.plan.name}: included credits for this cycle", at=cycle.start,
+        )
+    return cycle
 
 
 @transaction.atomic
@@ -21,7 +65,191 @@ def billing_account_open(*, workspace, plan_code=DEFAULT_PLAN, now=None):
     )
     shards_create(workspace)
     start, end = cycle_bounds(account.cycle_anchor_day, now)
-    BillingCycle.objects.get_or_create(
-        workspace=workspace, start=start, defaults={"end": end, "plan": account.plan}
-    )
+    if not BillingCycle.objects.filter(workspace=workspace, start__lte=now, end__gt=now).exists():
+        cycle_open(account=account, start=start, end=end)
     return account
+
+
+def signup_bonus_grant(user):
+    """The one-time sign-up credits: once per verified user, on their first workspace.
+
+    "First" is the oldest workspace the user owns, so making more workspaces (or verifying a
+    second address) never earns more: the ledger reference is per user and unique.
+    Returns the Posting, or None when nothing is due.
+    """
+    if not EmailAddress.objects.filter(user=user, verified=True).exists():
+        return None
+    first = (
+        Membership.objects.filter(user=user, role=Role.OWNER)
+        .order_by("workspace__created_at", "workspace_id")
+        .values_list("workspace_id", flat=True)
+        .first()
+    )
+    if first is None:
+        return None
+    account = BillingAccount.objects.select_related("plan").filter(workspace_id=first).first()
+    if account is None or not account.plan.one_time_credits:
+        return None
+    return ledger_post(
+        workspace=first, kind=EntryKind.SIGNUP_BONUS,
+        amount_micro=account.plan.one_time_credits * MICRO,
+        reference=signup_bonus_reference(user.pk), memo="Sign-up bonus",
+    )
+
+
+# --- who may change billing ----------------------------------------------------------------
+
+
+def _require_manager(workspace, actor):
+    """Owners and admins change billing (DESIGN.md "Who may do what"); staff always may.
+    actor=None is the system itself (jobs, commands)."""
+    if actor is None or actor.is_staff:
+        return
+    ok = Membership.objects.filter(
+        user=actor, workspace=workspace, role__in=[Role.OWNER, Role.ADMIN]
+    ).exists()
+    if not ok:
+        raise BillingError("Only owners and admins can change billing.")
+
+
+def _locked_account(workspace):
+    return BillingAccount.objects.select_for_update().select_related("plan", "scheduled_plan").get(
+        workspace_id=workspace.pk
+    )
+
+
+# --- plan changes --------------------------------------------------------------------------
+
+
+def plan_rank(plan):
+    """Order of plans for "upgrade or downgrade": custom (enterprise) above any price."""
+    return (plan.price_is_custom, plan.price_cents, plan.included_credits)
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    kind: str  # "upgraded" (at once) or "scheduled" (at the cycle's end)
+    plan: Plan
+    effective_at: datetime
+
+
+def plan_change(*, workspace, plan, actor=None, by_staff=False, now=None):
+    """Upgrade at once (the cycle closes early as a normal close; a new one starts with the
+    new plan's full fee and included credits), or schedule a downgrade for the cycle's end.
+
+    Customers cannot pick a paid plan before the payments issue adds a saved card, nor
+    enterprise (staff set it); staff (`by_staff=True`, the admin) may set any plan.
+    """
+    from billing.closing import cycle_close_locked, due_cycles_close_for
+
+    now = now or timezone.now()
+    _require_manager(workspace, actor)
+    # A cycle that already ended is closed first, so the upgrade closes the right one.
+    due_cycles_close_for(workspace.pk, at=now)
+    with transaction.atomic():
+        account = _locked_account(workspace)
+        current = account.plan
+        if plan.pk == current.pk:
+            raise BillingError(f"{workspace.name} is already on {plan.name}.")
+        upgrade = plan_rank(plan) > plan_rank(current)
+        if not by_staff:
+            if plan.price_is_custom:
+                raise BillingError(f"{plan.name} terms are set up with our sales team; contact us to move to {plan.name}.")
+            if not plan.is_public:
+                raise BillingError(f"{plan.name} is not offered; pick a plan listed on the Billing page.")
+            if upgrade and plan.price_cents and not workspace_has_saved_card(workspace):
+                raise BillingError(
+                    f"Save a card first: {plan.name} costs {_usd(plan.price_cents)} a month, "
+                    "charged to a saved card."
+                )
+        if not upgrade:
+            account.scheduled_plan = plan
+            account.save(update_fields=["scheduled_plan", "updated_at"])
+            cycle = _open_cycle_row(account, now)
+            return PlanChange("scheduled", plan, cycle.end if cycle else now)
+
+        cycle = _open_cycle_row(account, now)
+        if cycle is not None:
+            cycle_close_locked(account=account, cycle=cycle, boundary=now, now=now)
+        account.plan = plan
+        account.scheduled_plan = None
+        account.cycle_anchor_day = now.day
+        if account.billing_mode != BillingMode.PAY_AS_YOU_GO or plan.overage_allowed:
+            account.overage_limit = plan.default_overage_limit
+        account.save()
+        cycle_open(account=account, start=now, end=cycle_bounds(now.day, now)[1])
+        return PlanChange("upgraded", plan, now)
+
+
+def _open_cycle_row(account, now):
+    return (
+        BillingCycle.objects.select_for_update()
+        .filter(workspace_id=account.workspace_id, closed_at__isnull=True, start__lte=now, end__gt=now)
+        .first()
+    )
+
+
+@transaction.atomic
+def downgrade_cancel(*, workspace, actor=None):
+    _require_manager(workspace, actor)
+    account = _locked_account(workspace)
+    if account.scheduled_plan_id is None:
+        raise BillingError("There is no scheduled plan change to cancel.")
+    scheduled = account.scheduled_plan
+    account.scheduled_plan = None
+    account.save(update_fields=["scheduled_plan", "updated_at"])
+    return scheduled
+
+
+# --- billing mode and overage limit --------------------------------------------------------
+
+
+@transaction.atomic
+def billing_mode_set(*, workspace, mode, actor=None):
+    _require_manager(workspace, actor)
+    if mode not in BillingMode.values:
+        raise BillingError("Choose prepaid or pay-as-you-go.")
+    account = _locked_account(workspace)
+    if account.billing_mode == mode:
+        return account
+    if mode == BillingMode.PAY_AS_YOU_GO:
+        if account.plan.overage_allowed:
+            raise BillingError(f"{account.plan.name} already bills usage past your credits as overage.")
+        if not workspace_has_saved_card(workspace):
+            raise BillingError(
+                "Save a card first: pay-as-you-go bills usage past zero to a saved card at the "
+                "end of each cycle."
+            )
+        if account.overage_limit is None:
+            account.overage_limit = PAYG_DEFAULT_OVERAGE_LIMIT
+    account.billing_mode = mode
+    account.save(update_fields=["billing_mode", "overage_limit", "updated_at"])
+    return account
+
+
+def overage_limit_max(account):
+    return max(account.plan.default_overage_limit or 0, OWNER_MAX_OVERAGE_LIMIT)
+
+
+@transaction.atomic
+def overage_limit_set(*, workspace, credits, actor=None):
+    """The credits of overage allowed per cycle; reaching it refuses requests with 402."""
+    _require_manager(workspace, actor)
+    account = _locked_account(workspace)
+    if not account.may_overspend:
+        raise BillingError("This workspace is prepaid: there is no overage to limit.")
+    if account.plan.price_is_custom and not (actor is not None and actor.is_staff):
+        raise BillingError("Your overage limit is part of your enterprise terms; ask your account manager to change it.")
+    credits = int(credits)
+    if credits < 0:
+        raise BillingError("The overage limit cannot be negative.")
+    ceiling = overage_limit_max(account)
+    if credits > ceiling and not (actor is not None and actor.is_staff):
+        raise BillingError(f"The overage limit can be at most {ceiling:,} credits; contact us for more.")
+    account.overage_limit = credits
+    account.save(update_fields=["overage_limit", "updated_at"])
+    return account
+
+
+def _usd(cents):
+    return f"USD {cents // 100:,}" + (f".{cents % 100:02d}" if cents % 100 else "")

@@ -1,3 +1,13 @@
 from django.urls import path
 
-urlpatterns = []
+from billing import views
+
+urlpatterns = [
+    path("settings/billing/", views.billing, name="billing"),
+    path("settings/billing/plan/", views.plan_change, name="billing_plan_change"),
+    path("settings/billing/plan/cancel-change/", views.downgrade_cancel, name="billing_downgrade_cancel"),
+    path("settings/billing/mode/", views.billing_mode, name="billing_mode"),
+    path("settings/billing/overage-limit/", views.overage_limit, name="billing_overage_limit"),
+    path("settings/billing/invoices/", views.invoices, name="billing_invoices"),
+    path("settings/billing/invoices/<str:number>.pdf", views.invoice_download, name="billing_invoice_pdf"),
+]

@@ -1,0 +1,55 @@
+from decimal import Decimal
+
+from django import forms
+
+from billing.closing import volume_tiers_parse
+from billing.models import BillingAccount, BillingMode, Plan
+from teams.models import Workspace
+
+
+class PlanChoiceForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.filter(is_public=True), to_field_name="code")
+
+
+class BillingModeForm(forms.Form):
+    billing_mode = forms.ChoiceField(choices=BillingMode.choices, label="Billing mode")
+
+
+class OverageLimitForm(forms.Form):
+    overage_limit = forms.IntegerField(
+        min_value=0, label="Overage limit (credits per cycle)",
+        help_text="Requests are refused with 402 once usage past your credits reaches this.",
+    )
+
+
+class BillingAccountAdminForm(forms.ModelForm):
+    class Meta:
+        model = BillingAccount
+        fields = "__all__"
+
+    def clean_volume_tiers(self):
+        raw = self.cleaned_data.get("volume_tiers") or []
+        if not isinstance(raw, list):
+            raise forms.ValidationError('Volume tiers are a list, e.g. [{"above": 1000000, "discount_percent": "10"}].')
+        try:
+            volume_tiers_parse(raw)
+        except ValueError as error:
+            raise forms.ValidationError(str(error))
+        return raw
+
+
+class AdjustmentForm(forms.Form):
+    """Staff adjustment: credits to add (positive) or remove (negative), with the reason."""
+
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.order_by("name"))
+    credits = forms.DecimalField(
+        max_digits=18, decimal_places=6,
+        help_text="Positive adds credits, negative removes them (up to 6 decimal places).",
+    )
+    memo = forms.CharField(max_length=200, help_text="Why: shown on the customer's Billing page.")
+
+    def clean_credits(self):
+        value = self.cleaned_data["credits"]
+        if value == Decimal(0):
+            raise forms.ValidationError("An adjustment of zero credits changes nothing.")
+        return value

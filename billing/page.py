@@ -1,0 +1,58 @@
+"""What the Billing page shows: plan, balance, cycle, movements, and which actions the
+viewer may take (owners and admins only)."""
+
+from billing.models import BillingMode, EntryKind, Plan
+from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
+from billing.services import overage_limit_max, plan_rank
+
+
+def _plan_limits(plan, account=None):
+    rpm = account.requests_per_minute if account else plan.requests_per_minute
+    included = account.included_credits if account else plan.included_credits
+    return [
+        ("Included credits", f"{included:,} per cycle" if included else "None"),
+        ("One-time credits", f"{plan.one_time_credits:,} at sign-up" if plan.one_time_credits else "—"),
+        ("Rate limit", f"{rpm:,} requests/min" if rpm else "No limit"),
+        ("Custom models", "Pre-configured only" if plan.custom_models_allowed == 0
+         else "Unlimited" if plan.custom_models_allowed is None else f"Up to {plan.custom_models_allowed}"),
+        ("Request metadata", f"Kept {plan.metadata_retention_days} days" if plan.metadata_retention_days
+         else "Never stored"),
+        ("Billing", plan.billing_summary),
+        ("Support", plan.support),
+        ("Compliance", plan.compliance),
+        ("Deployments", plan.deployments),
+        ("Service level", plan.service_level),
+        ("Data retention", plan.data_retention),
+    ]
+
+
+def billing_page_context(membership):
+    workspace = membership.workspace
+    summary = balance_summary(workspace)
+    account = summary.account
+    can_manage = membership.is_manager
+    options = []
+    for plan in Plan.objects.filter(is_public=True).exclude(pk=account.plan_id):
+        upgrade = plan_rank(plan) > plan_rank(account.plan)
+        options.append({
+            "plan": plan, "upgrade": upgrade, "contact_sales": plan.price_is_custom,
+            "needs_card": upgrade and bool(plan.price_cents) and not workspace_has_saved_card(workspace),
+            "scheduled": account.scheduled_plan_id == plan.pk,
+        })
+    return {
+        "summary": summary,
+        "account": account,
+        "plan": account.plan,
+        "plan_limits": _plan_limits(account.plan, account),
+        "plan_options": options,
+        "movements": ledger_recent(workspace, 25),
+        "can_manage": can_manage,
+        "payg": account.billing_mode == BillingMode.PAY_AS_YOU_GO,
+        "mode_choices": BillingMode.choices,
+        "shows_mode": not account.plan.overage_allowed,
+        "limit_editable": can_manage and account.may_overspend and not account.plan.price_is_custom,
+        "overage_limit_max": overage_limit_max(account),
+        "has_card": workspace_has_saved_card(workspace),
+        "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
+        "entry_kinds": EntryKind,
+    }

@@ -1,0 +1,96 @@
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from billing import services
+from billing.forms import BillingModeForm, OverageLimitForm, PlanChoiceForm
+from billing.page import billing_page_context
+from billing.pdf import invoice_pdf
+from billing.services import BillingError
+from teams.decorators import manager_required, workspace_required
+
+
+@workspace_required
+def billing(request):
+    return render(request, "billing/billing.html", billing_page_context(request.membership))
+
+
+@workspace_required
+def invoices(request):
+    rows = request.workspace.invoices.order_by("-issued_on", "-number")
+    return render(request, "billing/invoices.html", {"invoices": rows})
+
+
+@workspace_required
+def invoice_download(request, number):
+    invoice = get_object_or_404(request.workspace.invoices.select_related("workspace"), number=number)
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+def _run(request, action, success):
+    try:
+        result = action()
+    except BillingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success(result))
+    return redirect("billing")
+
+
+@manager_required
+@require_POST
+def plan_change(request):
+    form = PlanChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the plans listed.")
+        return redirect("billing")
+    plan = form.cleaned_data["plan"]
+
+    def said(result):
+        if result.kind == "upgraded":
+            return f"{request.workspace.name} is now on {plan.name}; a new cycle started with its credits."
+        return (f"{request.workspace.name} moves to {plan.name} on {result.effective_at:%d %b %Y}. "
+                "You can cancel this until then.")
+
+    return _run(request, lambda: services.plan_change(workspace=request.workspace, plan=plan, actor=request.user), said)
+
+
+@manager_required
+@require_POST
+def downgrade_cancel(request):
+    return _run(
+        request, lambda: services.downgrade_cancel(workspace=request.workspace, actor=request.user),
+        lambda plan: f"Cancelled the move to {plan.name}; your plan stays as it is.",
+    )
+
+
+@manager_required
+@require_POST
+def billing_mode(request):
+    form = BillingModeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose prepaid or pay-as-you-go.")
+        return redirect("billing")
+    mode = form.cleaned_data["billing_mode"]
+    return _run(
+        request, lambda: services.billing_mode_set(workspace=request.workspace, mode=mode, actor=request.user),
+        lambda account: f"Billing mode is now {account.get_billing_mode_display().lower()}.",
+    )
+
+
+@manager_required
+@require_POST
+def overage_limit(request):
+    form = OverageLimitForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter the overage limit as a whole number of credits, 0 or more.")
+        return redirect("billing")
+    credits = form.cleaned_data["overage_limit"]
+    return _run(
+        request,
+        lambda: services.overage_limit_set(workspace=request.workspace, credits=credits, actor=request.user),
+        lambda account: f"Overage limit set to {credits:,} credits (USD {credits // 100:,}.{credits % 100:02d}) per cycle.",
+    )
