@@ -232,3 +232,37 @@ def custom_model_usable(workspace, name):
 
 def now():
     return timezone.now()
+
+
+def price_payload(version):
+    """One entry of GET /api/v1/prices (API.md): tiers, rates or a plain price, as strings."""
+    from usage.events import decimal_text
+
+    entry = {
+        "product": version.product,
+        "unit": version.unit,
+        "meter": version.meter,
+        "description": version.description,
+        "example": version.is_example,
+    }
+    if version.scheme == PriceScheme.TIERED:
+        entry["tiers"] = {t: decimal_text(version.tier_price(t)) for t in ("lo", "auto", "hi")}
+    elif version.scheme == PriceScheme.RATES:
+        entry["rates_by"] = version.rate_kind
+        entry["rates"] = {key: decimal_text(unit_price) for key, _, _, unit_price in version.rates}
+    else:
+        entry["price"] = decimal_text(version.price)
+    entry["addons"] = (
+        {"grounding": decimal_text(version.grounding_price)}
+        if version.grounding_price is not None else {}
+    )
+    entry["segment_seconds"] = version.segment_seconds
+    entry["effective_from"] = version.effective_from.isoformat().replace("+00:00", "Z")
+    return entry
+
+
+def prices_payload(catalog, *, at):
+    return {
+        "usd_per_credit": "0.01",
+        "prices": [price_payload(version) for version in catalog.public_listing(at)],
+    }

@@ -1,0 +1,59 @@
+"""Custom fine-tuned models a workspace registers (`custom.<name>`), up to its plan's allowance.
+
+Starter allows none (pre-configured models only), pro 5, enterprise unlimited
+(Plan.custom_models_allowed: 0, 5, None). Usage of an unregistered model is unknown_product.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from billing.models import BillingAccount
+from usage.catalog import custom_models_allowed
+from usage.models import CustomModel
+
+PREFIX = "custom."
+
+
+def custom_model_register(*, workspace, name, user):
+    """Register `custom.<name>`; ValidationError with a sentence a user can act on."""
+    name = (name or "").strip().lower()
+    if name.startswith(PREFIX):
+        name = name[len(PREFIX):]
+    model = CustomModel(workspace=workspace, name=name, created_by=user)
+    model.full_clean(exclude=["workspace", "created_by"], validate_unique=False)
+    with transaction.atomic():
+        # Lock the billing account so two registrations at once cannot both take the last slot.
+        account = BillingAccount.objects.select_for_update().select_related("plan").get(workspace=workspace)
+        allowed = account.plan.custom_models_allowed
+        if allowed == 0:
+            raise ValidationError(
+                f"The {account.plan.name} plan runs pre-configured models only. "
+                "Upgrade to Pro to register up to 5 custom models."
+            )
+        count = CustomModel.objects.filter(workspace=workspace).count()
+        if allowed is not None and count >= allowed:
+            raise ValidationError(
+                f"Your {account.plan.name} plan allows {allowed} custom models and all are "
+                "registered. Remove one, or talk to us about Enterprise for unlimited models."
+            )
+        try:
+            with transaction.atomic():
+                model.save()
+        except IntegrityError:
+            raise ValidationError(f"{PREFIX}{name} is already registered.")
+    return model
+
+
+def custom_model_remove(*, workspace, model_id):
+    """Remove a registered model; past usage keeps its charges (they are in the ledger)."""
+    model = CustomModel.objects.get(workspace=workspace, pk=model_id)
+    model.delete()
+    return model
+
+
+def custom_models_state(workspace):
+    """(models, allowed, usable ids): for the page. allowed None means unlimited."""
+    models = list(CustomModel.objects.filter(workspace=workspace).order_by("created_at", "id"))
+    allowed = custom_models_allowed(workspace)
+    usable = models if allowed is None else models[:allowed]
+    return models, allowed, {m.id for m in usable}

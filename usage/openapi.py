@@ -1,0 +1,407 @@
+"""The OpenAPI 3.1 document of API.md's JSON routes, and its human-readable page.
+
+Written by hand from the contract (not generated from views), so it says what API.md
+promises; tests/usage/test_openapi.py runs schemathesis against it to keep both honest.
+"""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+DEC = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["6.000000"]}
+NULLABLE_DEC = {"oneOf": [DEC, {"type": "null"}]}
+WHOLE = {"oneOf": [
+    {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+    {"type": "string", "pattern": r"^[0-9]{1,10}$"},
+]}
+FRACTION = {"oneOf": [
+    {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+    {"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,9})?$"},
+]}
+INSTANCES = ["micro", "xs", "sm", "md", "lg", "xl", "xxl", "super"]
+
+ERROR_CODES = {
+    "invalid_request": "The body or a parameter is wrong; `param` names the field.",
+    "invalid_api_key": "Unknown, malformed, revoked or expired customer key (or a service token on a customer route).",
+    "invalid_service_token": "Missing or unknown service token (or a customer key on a gateway route).",
+    "out_of_credits": "A prepaid workspace at or below zero credits.",
+    "spend_limit_reached": "The workspace reached its overage limit.",
+    "key_spend_limit_reached": "The key reached its spend cap.",
+    "rate_limited": "The plan's requests per minute are used up; see Retry-After.",
+    "unknown_product": "No price matches the product and there are no gpu_seconds to fall back on.",
+    "idempotency_conflict": "The same event id was sent before with a different body.",
+}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description, *codes):
+    listed = "; ".join(f"`{c}`: {ERROR_CODES[c]}" for c in codes)
+    return {
+        "description": f"{description} Codes: {listed}",
+        "content": {"application/json": {"schema": {
+            "allOf": [_ref("Error")],
+            "properties": {"error": {"properties": {"code": {"enum": list(codes)}}}},
+        }}},
+    }
+
+
+def _ok(description, schema, headers=None):
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _body(schema):
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+RATE_HEADERS = {
+    name: {"schema": {"type": "string"}, "description": text}
+    for name, text in [
+        ("X-RateLimit-Limit", "Requests per minute of the plan (absent where unlimited)."),
+        ("X-RateLimit-Remaining", "Authorizations left in the rolling minute."),
+        ("X-RateLimit-Reset", "When a slot frees up (ISO 8601)."),
+    ]
+}
+
+QUANTITY = {
+    "type": "object",
+    "description": "Units used; `machine` goes with gpu_seconds, `instance` with inference_seconds.",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        **{unit: WHOLE for unit in ("pages", "images", "videos", "requests", "input_tokens", "output_tokens")},
+        **{unit: FRACTION for unit in ("megapixels", "audio_seconds", "video_seconds",
+                                       "generated_video_seconds", "gpu_seconds", "inference_seconds")},
+        "machine": {"type": "string", "minLength": 1, "maxLength": 40, "examples": ["a100-80gb"]},
+        "instance": {"type": "string", "enum": INSTANCES},
+    },
+    "examples": [{"pages": 3}, {"inference_seconds": 600, "instance": "micro"}],
+}
+
+LINE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["product", "quantity"],
+    "properties": {
+        "product": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": r"^[^*\s]+$"},
+        "tier": {"type": "string", "enum": ["lo", "auto", "hi"], "default": "auto"},
+        "grounding": {"type": "boolean", "default": False},
+        "quantity": _ref("Quantity"),
+    },
+}
+
+QUOTE_EVENT_PROPERTIES = {
+    **LINE["properties"],
+    "status_code": {"type": "integer", "minimum": 100, "maximum": 599, "default": 200},
+    "queue_seconds": {**FRACTION, "description": "Recorded, never billed."},
+    "occurred_at": {"type": "string", "format": "date-time"},
+    "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": _ref("Line"),
+              "description": "A workflow: the charge is the sum of its lines."},
+    "metadata": {"type": "object", "maxProperties": 16,
+                 "additionalProperties": {"type": "string", "maxLength": 512}},
+}
+
+QUOTE_EVENT = {
+    "type": "object", "additionalProperties": False, "required": ["product", "quantity"],
+    "properties": QUOTE_EVENT_PROPERTIES,
+}
+
+USAGE_EVENT = {
+    "type": "object", "additionalProperties": False, "required": ["id", "key_id", "product", "quantity"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 200, "description": "The idempotency key."},
+        "key_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        **QUOTE_EVENT_PROPERTIES,
+    },
+}
+
+ROW = {
+    "type": "object",
+    "required": ["meter", "unit", "quantity", "unit_price", "cost"],
+    "properties": {
+        "product": {"type": "string"}, "meter": {"type": "string"}, "unit": {"type": "string"},
+        "quantity": DEC, "unit_price": DEC, "cost": DEC,
+    },
+}
+
+USAGE_RESULT = {
+    "type": "object",
+    "required": ["id", "billed", "charged", "usd", "breakdown"],
+    "properties": {
+        "id": {"type": "string"}, "billed": {"type": "boolean"}, "charged": DEC, "usd": DEC,
+        "breakdown": {"type": "array", "items": _ref("BreakdownRow")},
+        "balance": DEC,
+        "not_billed_reason": {"type": "string"},
+    },
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message", "param"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "param": {"type": ["string", "null"]}},
+        }},
+    },
+    "Quantity": QUANTITY,
+    "Line": LINE,
+    "QuoteEvent": QUOTE_EVENT,
+    "UsageEvent": USAGE_EVENT,
+    "BreakdownRow": ROW,
+    "UsageResult": USAGE_RESULT,
+    "BatchResult": {"type": "object", "required": ["results"], "properties": {"results": {
+        "type": "array", "items": {"oneOf": [_ref("UsageResult"), _ref("Error")]},
+        "description": "One per event, in order; an invalid event gets its own error object.",
+    }}},
+    "Quote": {
+        "type": "object", "required": ["product", "billed", "total", "usd", "breakdown"],
+        "properties": {
+            "product": {"type": "string"}, "billed": {"type": "boolean"}, "total": DEC, "usd": DEC,
+            "breakdown": {"type": "array", "items": _ref("BreakdownRow")},
+            "not_billed_reason": {"type": "string", "enum": ["client_error", "server_error"]},
+        },
+    },
+    "Price": {
+        "type": "object", "required": ["product", "unit", "addons", "segment_seconds", "effective_from"],
+        "properties": {
+            "product": {"type": "string", "examples": ["document.*"]},
+            "unit": {"type": "string", "examples": ["page", "inference_second"]},
+            "meter": {"type": "string"}, "description": {"type": "string"},
+            "example": {"type": "boolean", "description": "An example rate."},
+            "tiers": {"type": "object", "properties": {"lo": DEC, "auto": DEC, "hi": DEC}},
+            "rates_by": {"type": "string", "enum": ["instance", "machine"]},
+            "rates": {"type": "object", "additionalProperties": DEC},
+            "price": DEC,
+            "addons": {"type": "object", "additionalProperties": DEC},
+            "segment_seconds": {"type": ["integer", "null"]},
+            "effective_from": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Prices": {
+        "type": "object", "required": ["usd_per_credit", "prices"],
+        "properties": {"usd_per_credit": DEC, "prices": {"type": "array", "items": _ref("Price")}},
+    },
+    "Authorize": {
+        "type": "object", "required": ["key_id", "workspace", "plan", "balance", "rate_limit"],
+        "properties": {
+            "key_id": {"type": "string"}, "workspace": {"type": "string"}, "plan": {"type": "string"},
+            "balance": DEC,
+            "rate_limit": {"type": "object", "required": ["limit", "remaining", "reset"], "properties": {
+                "limit": {"type": ["integer", "null"]}, "remaining": {"type": ["integer", "null"]},
+                "reset": {"type": ["string", "null"]},
+            }},
+        },
+    },
+    "Balance": {
+        "type": "object", "required": ["workspace", "plan", "billing_mode", "balance"],
+        "properties": {
+            "workspace": {"type": "string"}, "plan": {"type": "string"},
+            "billing_mode": {"type": "string", "enum": ["prepaid", "pay_as_you_go"]},
+            "balance": DEC, "included_remaining": NULLABLE_DEC, "overage": NULLABLE_DEC,
+            "overage_limit": NULLABLE_DEC,
+            "cycle_start": {"type": ["string", "null"]}, "cycle_end": {"type": ["string", "null"]},
+            "auto_recharge": {"type": ["object", "null"]},
+        },
+    },
+    "UsageReport": {
+        "type": "object", "required": ["rows", "total_credits"],
+        "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "total_credits": DEC},
+    },
+}
+
+SERVICE = [{"serviceToken": []}]
+CUSTOMER = [{"customerKey": []}]
+
+PATHS = {
+    "/api/v1/gateway/authorize": {"post": {
+        "operationId": "gatewayAuthorize", "tags": ["Gateway"], "security": SERVICE,
+        "summary": "Authorize a customer key before an inference request",
+        "description": "Checks in order: service token, key (401), rate limit (429), key spend cap (403), credits or overage limit (402).",
+        "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["api_key"],
+                              "properties": {"api_key": {"type": "string", "minLength": 1}}}),
+        "responses": {
+            "200": _ok("The key's workspace, plan, balance and rate limit.", _ref("Authorize"), RATE_HEADERS),
+            "400": _error("Bad body.", "invalid_request"),
+            "401": _error("Bad credential.", "invalid_service_token", "invalid_api_key"),
+            "402": _error("No credits, or overage limit reached.", "out_of_credits", "spend_limit_reached"),
+            "403": _error("The key's spend cap is reached.", "key_spend_limit_reached"),
+            "429": _error("Rate limited.", "rate_limited"),
+        },
+    }},
+    "/api/v1/gateway/usage": {"post": {
+        "operationId": "gatewayUsage", "tags": ["Gateway"], "security": SERVICE,
+        "summary": "Meter and charge one event or a batch of up to 1000",
+        "description": "Idempotent by event id per workspace: a replay returns the first answer; a different body with the same id is 409. Only successful outputs are billed; queue time never is.",
+        "requestBody": _body({"oneOf": [
+            _ref("UsageEvent"),
+            {"type": "object", "additionalProperties": False, "required": ["events"], "properties": {
+                "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("UsageEvent")}}},
+        ]}),
+        "responses": {
+            "200": _ok("The event's charge and breakdown, or one result per event of a batch.",
+                       {"oneOf": [_ref("UsageResult"), _ref("BatchResult")]}),
+            "400": _error("Bad body: nothing recorded or charged.", "invalid_request"),
+            "401": _error("Bad credential or unknown key_id.", "invalid_service_token", "invalid_api_key"),
+            "404": _error("No price matches: kept as unpriced for staff, charged once priced.", "unknown_product"),
+            "409": _error("Same id, different body.", "idempotency_conflict"),
+        },
+    }},
+    "/api/v1/balance": {"get": {
+        "operationId": "balance", "tags": ["Customer"], "security": CUSTOMER,
+        "summary": "The key's workspace balance, plan and cycle",
+        "responses": {
+            "200": _ok("Balance and cycle.", _ref("Balance")),
+            "401": _error("Bad credential.", "invalid_api_key"),
+        },
+    }},
+    "/api/v1/usage": {"get": {
+        "operationId": "usage", "tags": ["Customer"], "security": CUSTOMER,
+        "summary": "Usage of the key's workspace, grouped by day, key or product",
+        "parameters": [
+            {"name": "start", "in": "query", "schema": {"type": "string", "format": "date"}},
+            {"name": "end", "in": "query", "schema": {"type": "string", "format": "date"}},
+            {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["day", "key", "product"]}},
+        ],
+        "responses": {
+            "200": _ok("Rows and the total.", _ref("UsageReport")),
+            "400": _error("Bad parameter.", "invalid_request"),
+            "401": _error("Bad credential.", "invalid_api_key"),
+        },
+    }},
+    "/api/v1/prices": {"get": {
+        "operationId": "prices", "tags": ["Prices"], "security": [],
+        "summary": "Every public price in force, and scheduled changes",
+        "responses": {"200": _ok("Credits per unit: tiers, rates or a plain price.", _ref("Prices"))},
+    }},
+    "/api/v1/prices/quote": {"post": {
+        "operationId": "quote", "tags": ["Prices"], "security": CUSTOMER,
+        "summary": "What the usage call would charge for an event; charges nothing",
+        "requestBody": _body(_ref("QuoteEvent")),
+        "responses": {
+            "200": _ok("Breakdown and total.", _ref("Quote")),
+            "400": _error("Bad body (the field is named).", "invalid_request"),
+            "401": _error("Bad credential.", "invalid_api_key"),
+            "404": _error("No price matches.", "unknown_product"),
+        },
+    }},
+    "/healthz": {"get": {
+        "operationId": "healthz", "tags": ["Operations"], "security": [],
+        "summary": "Database and cache answer",
+        "responses": {
+            "200": _ok("Healthy.", {"type": "object", "required": ["status"],
+                                   "properties": {"status": {"const": "ok"}}}),
+            "503": _ok("The failing dependency.", {"type": "object", "properties": {
+                "status": {"const": "error"}, "failing": {"type": "string"}}}),
+        },
+    }},
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Meterdesk API",
+        "version": "1",
+        "description": (
+            "JSON in and out. Money and quantities are decimal strings in responses; requests may "
+            "send quantities as numbers or decimal strings. 1 credit = USD 0.01. Errors are "
+            '{"error": {"code", "message", "param"}}; unknown fields are 400 invalid_request. '
+            "Every response carries X-Request-Id."
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "tags": [
+        {"name": "Gateway", "description": "Called by the inference gateway with a service token."},
+        {"name": "Customer", "description": "Called by a customer's program with an API key."},
+        {"name": "Prices", "description": "The price catalog and quotes."},
+        {"name": "Operations", "description": "Health."},
+    ],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "serviceToken": {"type": "http", "scheme": "bearer",
+                             "description": "A gateway token from `manage.py create_service_token`."},
+            "customerKey": {"type": "http", "scheme": "bearer",
+                            "description": "A customer API key from the API Keys page."},
+        },
+    },
+}
+
+
+def openapi_document():
+    return DOCUMENT
+
+
+@require_GET
+def openapi_json(request):
+    return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})
+
+
+@require_GET
+def api_docs(request):
+    """The document as a plain server-rendered page: no CDN, no script."""
+    operations = []
+    for path, methods in PATHS.items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            operations.append({
+                "id": op["operationId"], "method": method.upper(), "path": path, "summary": op["summary"],
+                "description": op.get("description", ""),
+                "auth": {"serviceToken": "Service token", "customerKey": "Customer API key"}.get(
+                    next(iter(op["security"][0]), "") if op["security"] else "", "None"),
+                "body": _schema_name(body) if body else None,
+                "parameters": op.get("parameters", []),
+                "responses": [
+                    {"status": status, "description": r["description"],
+                     "schema": _schema_name(r.get("content", {}).get("application/json", {}).get("schema"))}
+                    for status, r in op["responses"].items()
+                ],
+            })
+    schemas = [{"name": name, "rows": _schema_rows(schema)} for name, schema in SCHEMAS.items()]
+    return render(request, "usage/api_docs.html", {
+        "info": DOCUMENT["info"], "operations": operations, "schemas": schemas,
+    })
+
+
+def _schema_name(schema):
+    if not schema:
+        return None
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "oneOf" in schema:
+        return " or ".join(_schema_name(s) or "object" for s in schema["oneOf"])
+    if "allOf" in schema:
+        return _schema_name(schema["allOf"][0])
+    return schema.get("type", "object")
+
+
+def _type_text(schema):
+    if "$ref" in schema:
+        return _schema_name(schema)
+    if "oneOf" in schema:
+        return " or ".join(_type_text(s) for s in schema["oneOf"])
+    if "enum" in schema:
+        return " | ".join(str(v) for v in schema["enum"])
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
+    if kind == "array" and "items" in schema:
+        return f"array of {_type_text(schema['items'])}"
+    if schema.get("pattern") and kind == "string" and schema is DEC:
+        return "decimal string"
+    return kind
+
+
+def _schema_rows(schema):
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "type": _type_text(prop), "required": name in required,
+         "description": prop.get("description", "")}
+        for name, prop in schema.get("properties", {}).items()
+    ]
