@@ -222,7 +222,8 @@ def _row(prepared, now, status, body):
         occurred_at=event.occurred_at or now,
         received_at=now,
         charged_at=now if charged else None,
-        touched_at=now,
+        # The real time, also for back-dated writes, so the roll-up's watermark sees them.
+        touched_at=timezone.now(),
         price_versions=prepared.price_versions,
         breakdown=prepared.breakdown,
         charged_micro=prepared.charged_micro if prepared.billed else 0,
@@ -533,7 +534,7 @@ def unpriced_event_charge(usage_event, *, now=None):
                 return False
             key_services.key_spend_add(event_row.key, charged)
         UsageEvent.objects.filter(pk=event_row.pk).update(
-            billed=True, not_billed_reason="", charged_micro=charged, charged_at=now, touched_at=now,
+            billed=True, not_billed_reason="", charged_micro=charged, charged_at=now, touched_at=timezone.now(),
             breakdown=breakdown_json(quote),
             price_versions=sorted({r.price_id for r in quote.rows} - {None}),
         )
