@@ -67,6 +67,11 @@ def volume_tiers_parse(raw):
     return tiers
 
 
+def _percent(value):
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def volume_discounts(tiers, usage_micro, billed_micro):
     """Discount lines for the billed overage, which is the last `billed_micro` of the cycle's
     usage: each part of it above a tier's threshold gets that tier's discount (the highest
@@ -84,7 +89,7 @@ def volume_discounts(tiers, usage_micro, billed_micro):
         cents = int((credits * percent / 100).to_integral_value(rounding=ROUND_HALF_UP))
         if cents:
             lines.append(LineSpec(
-                description=f"Volume discount {percent.normalize()}% on usage above {above // MICRO:,} credits",
+                description=f"Volume discount {_percent(percent)}% on usage above {above // MICRO:,} credits",
                 amount_cents=-cents, quantity=credits, unit="credit",
                 unit_amount_usd=-(USD_PER_CREDIT * percent / 100),
             ))
