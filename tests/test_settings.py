@@ -28,6 +28,7 @@ def run(env, code=SHOW, args=None, tmp_path=None):
     clean = {k: v for k, v in os.environ.items() if k not in {
         "DATABASE_URL", "REDIS_URL", "EMAIL_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
         "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests; the deploy check rightly refuses it
     }}
     clean.update(DJANGO_SETTINGS_MODULE="config.settings", METERDESK_VAR_DIR=str(tmp_path), **env)
     command = args or [sys.executable, "-c", f"import django; django.setup(); {code}"]
