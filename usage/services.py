@@ -326,7 +326,8 @@ def _stored(workspace_id, event_id):
 
 
 def _key_spend(spends):
-    for key, amount in spends.items():
+    # In key order, so two batches updating the same keys' spend rows never deadlock.
+    for key, amount in sorted(spends.items(), key=lambda item: item[0].pk):
         if amount > 0:
             key_services.key_spend_add(key, amount)
 
@@ -418,17 +419,22 @@ def _merge_keys(spends):
 
 
 def _existing(pairs):
+    """Stored events among `pairs`, in one query on the (workspace, event id) unique index."""
     if not pairs:
         return {}
-    by_workspace = {}
-    for ws, eid in pairs:
-        by_workspace.setdefault(ws, []).append(eid)
+    table = connection.ops.quote_name(UsageEvent._meta.db_table)
     found = {}
-    for ws, ids in by_workspace.items():
-        rows = UsageEvent.objects.filter(workspace_id=ws, event_id__in=ids).values(
+    pairs = sorted(pairs)
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start:start + 500]
+        rows = ", ".join(["(%s, %s)"] * len(chunk))
+        params = [value for pair in chunk for value in pair]
+        ids = [row.pk for row in UsageEvent.objects.raw(
+            f'SELECT "id" FROM {table} WHERE ("workspace_id", "event_id") IN (VALUES {rows})', params
+        )]
+        for row in UsageEvent.objects.filter(pk__in=ids).values(
             "workspace_id", "event_id", "body_hash", "response_status", "response"
-        )
-        for row in rows:
+        ):
             found[(row["workspace_id"], row["event_id"])] = row
     return found
 
