@@ -14,6 +14,20 @@ from tests.factories import UserFactory, WorkspaceFactory, add_member
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
+@pytest.fixture(autouse=True)
+def _plans_loaded():
+    """Another transactional test's flush may have emptied billing's seeded plans; every new
+    workspace needs them, so load them again the way billing's data migration does."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from billing.models import Plan
+
+    if not Plan.objects.exists():
+        import_module("billing.migrations.0002_load_plans").load(apps, None)
+
+
 def run_together(*calls):
     """Start every call at the same moment in its own thread; return what each returned or raised."""
     barrier = threading.Barrier(len(calls))
