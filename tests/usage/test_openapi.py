@@ -51,7 +51,20 @@ def test_the_docs_page_renders_every_route_without_scripts(client):
 
 
 @pytest.fixture
-def credentials(workspace, owner):
+def keep_test_connection():
+    """Like Django's test Client: a WSGI request must not close the test's DB connection."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def credentials(workspace, owner, keep_test_connection):
     ledger_post(workspace=workspace, kind=EntryKind.PURCHASE, amount_micro=10_000 * 1_000_000,
                 reference="openapi-test-credits")
     _key, secret = key_create(workspace=workspace, user=owner, name="schemathesis")
