@@ -52,15 +52,36 @@ def reset_iso(decision):
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _pending_refusal(record, state, now):
-    if record.spend_cap_micro is not None:
-        if key_cycle_spend_micro(record.pk, record.workspace_id, now) >= record.spend_cap_micro:
-            return 403, "key_spend_limit_reached", "This key has reached its spend cap for this billing cycle."
+def _pending_refusal(record, state, key_spent_micro):
+    if record.spend_cap_micro is not None and key_spent_micro >= record.spend_cap_micro:
+        return 403, "key_spend_limit_reached", "This key has reached its spend cap for this billing cycle."
     if state.refusal == "out_of_credits":
         return 402, "out_of_credits", "The workspace is out of credits; buy credits to continue."
     if state.refusal == "spend_limit_reached":
         return 402, "spend_limit_reached", "The workspace has reached its overage limit for this cycle."
     return None
+
+
+def _spend_now(record, now):
+    """(SpendState, key spend this cycle, cached spend version or None)."""
+    versions = set()
+    state, version = keycache.cache_get("spend", record.workspace_id)
+    if state is None:
+        read = keycache.spend_version_read(record.workspace_id)  # before the database
+        state = spend_state(record.workspace_id)
+        keycache.cache_put("spend", record.workspace_id, state, read)
+    else:
+        versions.add(version)
+    spent = 0
+    if record.spend_cap_micro is not None:
+        spent, version = keycache.cache_get("kspend", record.pk)
+        if spent is None:
+            read = keycache.spend_version_read(record.workspace_id)
+            spent = key_cycle_spend_micro(record.pk, record.workspace_id, now)
+            keycache.cache_put("kspend", record.pk, spent, read)
+        else:
+            versions.add(version)
+    return state, spent, versions
 
 
 def authorize(*, service_token, api_key, token_marker=None):
@@ -70,23 +91,26 @@ def authorize(*, service_token, api_key, token_marker=None):
         if attempt:
             token_marker = service_token_check(service_token)
         record, key_marker = key_record_check(api_key, now)
-        cached = {marker for marker in (token_marker, key_marker) if marker is not None}
-        if len(cached) > 1:  # filled under different markers: one of them is stale
+        markers = {marker for marker in (token_marker, key_marker) if marker is not None}
+        state, spent, versions = _spend_now(record, now)
+        if len(markers) > 1 or len(versions) > 1:  # filled at different times: one is stale
             keycache.cache_clear()
             continue
-        expected = cached.pop() if cached else ANY_GENERATION
-        state = spend_state(record.workspace_id)
-        refusal = _pending_refusal(record, state, now)
+        marker = markers.pop() if markers else ANY_GENERATION
+        version = versions.pop() if versions else ANY_GENERATION
+        refusal = _pending_refusal(record, state, spent)
         decision = ratelimit_hit(
-            record.workspace_id, state.requests_per_minute, commit=refusal is None, marker=expected
+            record.workspace_id, state.requests_per_minute, commit=refusal is None,
+            marker=marker, spend_version=version,
         )
-        if decision.stale or (expected != ANY_GENERATION and decision.marker is None):
-            # Something was revoked since our cache was filled (or Redis cannot tell us):
-            # forget everything and decide again from the database.
+        trusted_cache = marker != ANY_GENERATION or version != ANY_GENERATION
+        if decision.stale or (trusted_cache and decision.marker is None):
+            # Something was revoked or charged since our cache was filled (or Redis cannot
+            # tell us): forget everything and decide again from the database.
             keycache.cache_clear()
             continue
         break
-    else:  # unreachable: after a clear, answers come from the database and need no marker
+    else:  # unreachable: after a clear, answers come from the database and need no check
         raise RuntimeError("authorize could not settle on a revocation marker")
     if not decision.allowed:
         headers = ratelimit_headers(decision)

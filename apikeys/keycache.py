@@ -20,9 +20,13 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 
-from apikeys.ratelimit import GENERATION_KEY, RedisUnavailable, redis_call
+from apikeys.ratelimit import GENERATION_KEY, SPEND_VERSION_KEY, RedisUnavailable, redis_call
 
 TTL_SECONDS = 60
+# Spend states (balance, plan, a key's spend this cycle) are cached per workspace under its
+# spend version, which every ledger row and every per-key charge bumps (apikeys.receivers,
+# key_spend_add). Changes that bump nothing (a plan edited in the admin) are seen after this.
+SPEND_TTL_SECONDS = 5
 MAX_ENTRIES = 50_000
 MARKER_TTL_SECONDS = 7 * 24 * 3600
 
@@ -75,13 +79,52 @@ def revocation_publish():
     transaction.on_commit(_marker_set)
 
 
-def cache_get(namespace, digest, marker_expected=None):
+def spend_version_read(workspace_id):
+    """The workspace's spend version, or None when it cannot be read (then do not cache)."""
+    if not cache_enabled():
+        return None
+    try:
+        value = redis_call(lambda client: client.get(SPEND_VERSION_KEY.format(workspace_id=workspace_id)))
+    except RedisUnavailable:
+        return None
+    return value.decode() if value is not None else "0"
+
+
+def _spend_version_bump(workspace_id):
+    key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
+
+    def bump(client):
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, MARKER_TTL_SECONDS)
+        pipe.execute()
+
+    try:
+        redis_call(bump)
+    except RedisUnavailable:
+        pass  # cached spend states then live for at most SPEND_TTL_SECONDS
+
+
+def spend_changed(workspace_id):
+    """Call when a workspace's balance, plan or key spend changed: caches everywhere reload.
+
+    Bumped now and again after the commit, like revocation_publish, so a process that read
+    the database between the two cannot keep the old state.
+    """
+    if not cache_enabled():
+        return
+    _spend_version_bump(workspace_id)
+    transaction.on_commit(lambda: _spend_version_bump(workspace_id))
+
+
+def cache_get(namespace, digest):
     """(value, marker) cached for a digest, or (None, None)."""
     entry = _entries.get((namespace, digest))
     if entry is None:
         return None, None
     value, marker, stored = entry
-    if time.monotonic() - stored > TTL_SECONDS:
+    ttl = SPEND_TTL_SECONDS if namespace in ("spend", "kspend") else TTL_SECONDS
+    if time.monotonic() - stored > ttl:
         _entries.pop((namespace, digest), None)
         return None, None
     return value, marker

@@ -30,18 +30,24 @@ logger = logging.getLogger("meterdesk.apikeys")
 WINDOW_MS = 60_000
 LOG_KEY = "md:rl:{workspace_id}"
 GENERATION_KEY = "md:apikeys:gen"
+SPEND_VERSION_KEY = "md:sv:{workspace_id}"
 ANY_GENERATION = "*"
 
-# KEYS[1]: the workspace's sliding log; KEYS[2]: the revocation marker.
+# KEYS[1]: the workspace's sliding log; KEYS[2]: the revocation marker; KEYS[3]: the
+# workspace's spend version (bumped by every charge and ledger row).
 # ARGV: window ms, limit (-1: none), unique member suffix, expected marker ("*": any),
-#       commit ("1": take a slot when allowed; "0": only say whether one is free).
+#       commit ("1": take a slot when allowed; "0": only say whether one is free),
+#       expected spend version ("*": any).
 # Returns {status, remaining, reset_ms, now_ms, marker}; status 1 allowed, 0 limited,
-# -1 marker changed (nothing counted).
+# -1 marker or spend version changed (nothing counted).
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local marker = redis.call('GET', KEYS[2]) or '0'
 if ARGV[4] ~= '*' and ARGV[4] ~= marker then
+  return {-1, 0, 0, now, marker}
+end
+if ARGV[6] ~= '*' and ARGV[6] ~= (redis.call('GET', KEYS[3]) or '0') then
   return {-1, 0, 0, now, marker}
 end
 local window = tonumber(ARGV[1])
@@ -134,26 +140,32 @@ def redis_call(fn):
         raise RedisUnavailable(str(error)) from error
 
 
-def ratelimit_hit(workspace_id, limit, *, commit=True, marker=ANY_GENERATION, window_ms=WINDOW_MS):
+def ratelimit_hit(
+    workspace_id, limit, *, commit=True, marker=ANY_GENERATION, spend_version=ANY_GENERATION,
+    window_ms=WINDOW_MS,
+):
     """Decide one request of a workspace against `limit` per rolling window.
 
     commit=False asks without taking a slot (the request will be refused for another
     reason, and refused requests do not count). `marker` is the revocation marker the
-    caller's cache was filled under; when it changed, the answer is stale and nothing counts.
+    caller's cache was filled under, `spend_version` the workspace's spend version its cached
+    spend state was read under; when either changed, the answer is stale and nothing counts.
     """
     if settings.REDIS_URL:
         try:
-            return _redis_hit(workspace_id, limit, commit, marker, window_ms)
+            return _redis_hit(workspace_id, limit, commit, marker, spend_version, window_ms)
         except RedisUnavailable:
             now = int(time.time() * 1000)
             return Decision(True, limit, limit, now + window_ms, now, None)
     return _local_hit(workspace_id, limit, commit, window_ms)
 
 
-def _redis_hit(workspace_id, limit, commit, marker, window_ms):
+def _redis_hit(workspace_id, limit, commit, marker, spend_version, window_ms):
     member = f"{os.getpid()}.{next(_members)}"
-    args = [window_ms, -1 if limit is None else limit, member, marker, "1" if commit else "0"]
-    keys = [LOG_KEY.format(workspace_id=workspace_id), GENERATION_KEY]
+    args = [window_ms, -1 if limit is None else limit, member, marker, "1" if commit else "0",
+            spend_version]
+    keys = [LOG_KEY.format(workspace_id=workspace_id), GENERATION_KEY,
+            SPEND_VERSION_KEY.format(workspace_id=workspace_id)]
     status, remaining, reset_ms, now_ms, current = redis_call(
         lambda client: client._md_script(keys=keys, args=args)
     )

@@ -16,3 +16,24 @@ def removed_members_keys(sender, workspace, user, **kwargs):
     from apikeys.selectors import member_key_consequences
 
     return member_key_consequences(workspace, user)
+
+
+def _spend_changed(sender, instance, created=False, **kwargs):
+    from apikeys.keycache import spend_changed
+
+    spend_changed(instance.workspace_id)
+
+
+def _connect_spend_receivers():
+    # Every ledger row (charges, purchases, grants) and every change of a billing account
+    # (plan, mode, overage limit) makes authorize's cached spend state of that workspace
+    # stale at once, in every process (apikeys.keycache).
+    from django.db.models.signals import post_save
+
+    from billing.models import BillingAccount, LedgerEntry
+
+    post_save.connect(_spend_changed, sender=LedgerEntry, dispatch_uid="apikeys-ledger")
+    post_save.connect(_spend_changed, sender=BillingAccount, dispatch_uid="apikeys-account")
+
+
+_connect_spend_receivers()

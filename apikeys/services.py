@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apikeys.keycache import revocation_publish
+from apikeys.keycache import revocation_publish, spend_changed
 from apikeys.models import APIKey, KeySpend, ServiceToken
 from apikeys.secrets_format import (
     KEY_PREFIX,
@@ -93,6 +93,9 @@ def key_spend_add(key, amount_micro, at=None):
         return
     start = cycle_start(key.workspace_id, at)
     rows = KeySpend.objects.filter(key_id=key.pk, cycle_start=start)
+    # Batches of usage write the ledger in bulk (no signals): this is where authorize's
+    # cached spend of the workspace learns about the charge.
+    spend_changed(key.workspace_id)
     if rows.update(spent_micro=F("spent_micro") + amount):
         return
     try:
