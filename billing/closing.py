@@ -166,11 +166,11 @@ def cycle_close(*, cycle_id, at=None):
         workspace_id = BillingCycle.objects.values_list("workspace_id", flat=True).get(pk=cycle_id)
         # Lock order everywhere: the account, then the cycle (plan changes do the same).
         account = (
-            BillingAccount.objects.select_for_update()
+            BillingAccount.objects.select_for_update(of=("self",))
             .select_related("plan", "scheduled_plan", "workspace")
             .get(workspace_id=workspace_id)
         )
-        cycle = BillingCycle.objects.select_for_update().select_related("plan").get(pk=cycle_id)
+        cycle = BillingCycle.objects.select_for_update(of=("self",)).select_related("plan").get(pk=cycle_id)
         if cycle.closed_at is not None:
             return CloseResult(cycle, False)
         if cycle.end > at:

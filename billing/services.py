@@ -113,7 +113,7 @@ def _require_manager(workspace, actor):
 
 
 def _locked_account(workspace):
-    return BillingAccount.objects.select_for_update().select_related("plan", "scheduled_plan").get(
+    return BillingAccount.objects.select_for_update(of=("self",)).select_related("plan", "scheduled_plan").get(
         workspace_id=workspace.pk
     )
 
