@@ -105,8 +105,8 @@ print("revoked")
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_revoke_in_another_process_is_seen_with_a_warm_cache(authorize, workspace, owner):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded plans
+def test_a_revoke_in_another_process_is_seen_with_a_warm_cache(plans_loaded, authorize, workspace, owner):
     give_credits(workspace, 100)
     key, secret = key_create(workspace=workspace, user=owner, name="CI")
     assert authorize(secret).status_code == 200
