@@ -42,3 +42,9 @@ def usd(micro):
 @register.filter
 def cents(value):
     return cents_display(int(value or 0)).replace("-", "−")
+
+
+@register.filter
+def credits_short(micro):
+    """Micro-credits → '1,104.21' (to the hundredth, half up) for the big numbers."""
+    return _trimmed(micro_to_credits(int(micro or 0)), 2, 2)

@@ -13,7 +13,7 @@ from billing.money import MICRO
 from tests.billing.helpers import buy, charge, start_on, utc
 from tests.factories import UserFactory, WorkspaceFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_threads(count, target):
