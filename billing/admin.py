@@ -154,3 +154,10 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        if obj.status == "paid" and obj.paid_at is None:
+            from django.utils import timezone
+
+            obj.paid_at = timezone.now()
+        super().save_model(request, obj, form, change)
