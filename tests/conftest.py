@@ -39,6 +39,38 @@ def _fast_and_clean(settings):
     yield
 
 
+DATA_MIGRATIONS = [
+    ("billing.migrations.0002_load_plans", "load"),
+    ("billing.migrations.0005_invoice_counter_row", "create"),
+    ("usage.migrations.0002_load_prices", "load"),
+]
+
+
+def _uses_transactions(item):
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    return transactional or bool({"transactional_db", "live_server"} & set(item.fixturenames))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test ends by emptying every table, also the plans and prices that
+    data migrations loaded. Put them back once its fixtures are torn down, so the tests after
+    it see a migrated database."""
+    yield
+    if not _uses_transactions(item):
+        return
+    from importlib import import_module
+
+    from django.apps import apps
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        for module, function in DATA_MIGRATIONS:
+            getattr(import_module(module), function)(apps, None)
+        cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager():
     """Tasks run in-process in tests; tests of a real worker switch this off themselves."""

@@ -105,7 +105,7 @@ print("revoked")
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded plans
+@pytest.mark.django_db(transaction=True)  # keeps the seeded plans
 def test_a_revoke_in_another_process_is_seen_with_a_warm_cache(plans_loaded, authorize, workspace, owner):
     give_credits(workspace, 100)
     key, secret = key_create(workspace=workspace, user=owner, name="CI")

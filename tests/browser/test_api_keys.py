@@ -9,7 +9,7 @@ from billing.money import MICRO
 from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, UserFactory, WorkspaceFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def authorize(page, token, secret):

@@ -7,7 +7,7 @@ from django.core import mail
 
 from teams.models import Membership
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-long-browser-passphrase-9"
 

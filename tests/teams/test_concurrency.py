@@ -11,7 +11,7 @@ from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 # serialized_rollback: the flush after a transactional test would drop the plans from
 # billing's data migration, which every new workspace needs.
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)

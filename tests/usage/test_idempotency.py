@@ -121,7 +121,7 @@ def _post_many_at_once(bodies, secret):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_sixteen_threads_posting_the_same_id_charge_once(api_key, workspace, service_secret):
     key, _ = api_key
     before = balance_of(workspace)
@@ -134,7 +134,7 @@ def test_sixteen_threads_posting_the_same_id_charge_once(api_key, workspace, ser
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_sixteen_threads_posting_batches_with_the_same_ids_charge_once(api_key, workspace, service_secret):
     key, _ = api_key
     before = balance_of(workspace)
@@ -146,7 +146,7 @@ def test_sixteen_threads_posting_batches_with_the_same_ids_charge_once(api_key, 
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_charges_on_one_workspace_lose_no_update(api_key, workspace, service_secret):
     key, _ = api_key
     before = balance_of(workspace)
