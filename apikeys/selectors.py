@@ -1,5 +1,6 @@
 """Reads about keys: lookups by hash, spend this cycle, the keys page."""
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -103,3 +104,30 @@ def member_key_consequences(workspace, user):
     """Sentences for the Team page's removal confirmation: the keys that will be revoked."""
     keys = APIKey.objects.active().filter(workspace=workspace, created_by=user).order_by("name")
     return [f"API key “{key.name}” ({key.prefix}…) will be revoked" for key in keys]
+
+
+_cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
+CYCLE_START_TTL_SECONDS = 60
+
+
+def cycle_start_cached(workspace_id, at=None):
+    """cycle_start for "now", remembered a minute per process (the usage call's hot path).
+
+    A cycle that closes early (an upgrade) is seen within a minute; charges at another
+    time than now always ask the database.
+    """
+    if at is not None:
+        return cycle_start(workspace_id, at)
+    now = time.monotonic()
+    hit = _cycle_starts.get(workspace_id)
+    if hit and now - hit[1] < CYCLE_START_TTL_SECONDS:
+        return hit[0]
+    start = cycle_start(workspace_id)
+    if len(_cycle_starts) > 100_000:
+        _cycle_starts.clear()
+    _cycle_starts[workspace_id] = (start, now)
+    return start
+
+
+def cycle_start_cache_clear():
+    _cycle_starts.clear()

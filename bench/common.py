@@ -90,7 +90,8 @@ class Server:
     def __enter__(self):
         self.process = subprocess.Popen(
             [str(GUNICORN), "config.wsgi:application", "--workers", str(self.workers),
-             "--bind", f"127.0.0.1:{self.port}", "--backlog", "2048", "--log-level", "warning"],
+             "--bind", f"127.0.0.1:{self.port}", "--backlog", "2048", "--log-level", "warning",
+             *os.environ.get("BENCH_GUNICORN_ARGS", "").split()],
             cwd=ROOT, env=self.env, start_new_session=True,
         )
         try:

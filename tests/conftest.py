@@ -11,6 +11,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from apikeys.selectors import cycle_start_cache_clear
+from usage.catalog import catalog_forget_local
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,6 +38,8 @@ def _service_markers(request):
 def _fast_and_clean(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # rate limits and cached keys never leak from one test into the next
+    catalog_forget_local()
+    cycle_start_cache_clear()
     yield
 
 

@@ -9,6 +9,7 @@ every version and the one in force is chosen by time at each call.
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,7 +138,10 @@ class Catalog:
 
 
 _lock = threading.Lock()
-_loaded = {"stamp": None, "catalog": None}
+_loaded = {"stamp": None, "catalog": None, "checked": 0.0}
+# How long a process trusts its catalog before asking the shared cache again. Edits made
+# in this process are seen at once (catalog_changed); other processes see them within this.
+STAMP_CHECK_SECONDS = 1.0
 
 
 def catalog_load():
@@ -165,6 +169,8 @@ def catalog_load():
 
 def catalog_current():
     """The catalog, from memory unless a price changed since it was loaded."""
+    if _loaded["stamp"] is not None and time.monotonic() - _loaded["checked"] < STAMP_CHECK_SECONDS:
+        return _loaded["catalog"]
     try:
         stamp = cache.get(VERSION_KEY)
         if stamp is None:
@@ -174,11 +180,18 @@ def catalog_current():
         log.warning("price catalog: cache unavailable, reading prices from the database")
         return catalog_load()
     if stamp is not None and _loaded["stamp"] == stamp:
+        _loaded["checked"] = time.monotonic()
         return _loaded["catalog"]
     with _lock:
         catalog = catalog_load()
         _loaded["stamp"], _loaded["catalog"] = stamp, catalog
+        _loaded["checked"] = time.monotonic()
     return catalog
+
+
+def catalog_forget_local():
+    """Drop this process's copy; the next price asks the database (tests, after a flush)."""
+    _loaded["stamp"] = None
 
 
 def catalog_changed():
