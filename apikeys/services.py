@@ -103,7 +103,8 @@ def key_spend_add(key, amount_micro, at=None, announce=True):
         with transaction.atomic():
             KeySpend.objects.create(key_id=key.pk, cycle_start=start, spent_micro=amount)
     except IntegrityError:  # a concurrent first charge of the cycle made the row
-        _spend_row_add(key.pk, start, amount)
+        if not _spend_row_add(key.pk, start, amount):
+            raise
 
 
 def _spend_row_add(key_pk, start, amount):
@@ -113,7 +114,7 @@ def _spend_row_add(key_pk, start, amount):
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET spent_micro = spent_micro + %s WHERE key_id = %s AND cycle_start = %s",
-            [amount, key_pk, start],
+            [amount, key_pk, connection.ops.adapt_datetimefield_value(start)],
         )
         return cursor.rowcount == 1
 
