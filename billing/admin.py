@@ -12,6 +12,7 @@ from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, EntryKind, Invoice, InvoiceLine, LedgerEntry, Plan
 from billing.money import credits_to_micro, format_credits
 from billing.services import BillingError, plan_change
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(Plan)
@@ -71,19 +72,10 @@ class BillingAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(BillingCycle)
-class BillingCycleAdmin(admin.ModelAdmin):
+class BillingCycleAdmin(ReadOnlyAdmin):
     list_display = ["workspace", "plan", "start", "end", "closed_at"]
     list_filter = ["closed_at"]
     search_fields = ["workspace__slug"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerEntry)

@@ -74,3 +74,12 @@ def reject_unknown_fields(data, allowed, prefix=""):
     for name in data:
         if name not in allowed:
             raise InvalidRequest(f"Unknown field {prefix}{name!r}.", param=f"{prefix}{name}")
+
+
+def require_method(request, method):
+    """405 with an Allow header unless the request uses `method`."""
+    if request.method != method:
+        raise ApiError(
+            f"Use {method} on this route.", status=405, code="method_not_allowed",
+            headers={"Allow": method},
+        )

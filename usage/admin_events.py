@@ -7,18 +7,8 @@ from django.contrib import admin, messages
 
 from usage.models import DailyUsage, UnpricedUsageEvent, UsageEvent
 from config.api import ApiError
+from config.admin import ReadOnlyAdmin
 from usage.services import unpriced_event_charge
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(UsageEvent)

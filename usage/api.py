@@ -7,21 +7,15 @@ usage.reports, billing.selectors).
 from django.http import JsonResponse
 
 from apikeys.auth import api_key_required, service_token_required
-from config.api import ApiError, json_api, read_json_object
+from config.api import json_api, read_json_object, require_method
 from usage.reports import usage_query, usage_query_params
 from usage.services import usage_body_parse, usage_record, usage_record_batch
-
-
-def _require(request, method):
-    if request.method != method:
-        raise ApiError(f"Use {method} on this route.", status=405, code="method_not_allowed",
-                       headers={"Allow": method})
 
 
 @json_api
 @service_token_required
 def gateway_usage(request):
-    _require(request, "POST")
+    require_method(request, "POST")
     form, payload = usage_body_parse(read_json_object(request))
     if form == "batch":
         results = usage_record_batch(payload)
@@ -33,7 +27,7 @@ def gateway_usage(request):
 @json_api
 @api_key_required
 def usage_list(request):
-    _require(request, "GET")
+    require_method(request, "GET")
     params = usage_query_params(request.GET)
     return JsonResponse(usage_query(request.workspace, **params))
 
@@ -41,7 +35,7 @@ def usage_list(request):
 @json_api
 @api_key_required
 def balance(request):
-    _require(request, "GET")
+    require_method(request, "GET")
     from billing.selectors import balance_payload  # billing's contract (docs/architecture.md)
 
     return JsonResponse(balance_payload(request.workspace))

@@ -8,23 +8,17 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from apikeys.auth import api_key_required
-from config.api import ApiError, json_api, read_json_object
+from config.api import json_api, read_json_object, require_method
 from usage.catalog import catalog_current, now, prices_payload
 from usage.events import parse_event
 from usage.pricing import price_event, quote_payload
-
-
-def _require(request, method):
-    if request.method != method:
-        raise ApiError(f"Use {method} on this route.", status=405, code="method_not_allowed",
-                       headers={"Allow": method})
 
 
 @json_api
 @never_cache
 def prices(request):
     """GET /api/v1/prices: every public price in force, and scheduled changes. No key needed."""
-    _require(request, "GET")
+    require_method(request, "GET")
     return JsonResponse(prices_payload(catalog_current(), at=now()))
 
 
@@ -32,7 +26,7 @@ def prices(request):
 @api_key_required
 def prices_quote(request):
     """POST /api/v1/prices/quote: what the usage call would charge for this event; charges nothing."""
-    _require(request, "POST")
+    require_method(request, "POST")
     event = parse_event(read_json_object(request), gateway=False)
     quote = price_event(event, workspace=request.workspace)
     return JsonResponse({"product": event.product, **quote_payload(quote)})
