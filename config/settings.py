@@ -195,6 +195,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 # plotly.min.js is served from the installed plotly package (no copy kept in the repo).
 import plotly as _plotly  # noqa: E402
 
