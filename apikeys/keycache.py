@@ -90,6 +90,13 @@ def spend_version_read(workspace_id):
     return value.decode() if value is not None else "0"
 
 
+def spend_version_bump(workspace_id):
+    """Bump a workspace's spend version once, now (see spend_changed for the usual call)."""
+    if not cache_enabled():
+        return
+    _spend_version_bump(workspace_id)
+
+
 def _spend_version_bump(workspace_id):
     key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
 

@@ -4,9 +4,12 @@
 `UsageResult(status, body)` objects that the API writes out as they are.
 
 Exactly once, also under concurrency, comes from the database:
-- single events charge the ledger first (its `reference` is unique, so a concurrent twin
-  waits for the winner's commit and then finds the row) and then insert the event with
-  ON CONFLICT DO NOTHING; a conflict rolls the whole transaction back, charge included;
+- single events on PostgreSQL are one statement (_ONE_SQL): the event INSERT … ON CONFLICT
+  DO NOTHING, and the ledger row, balance shard and key spend only FROM its RETURNING, so a
+  concurrent twin waits for the winner's commit and then writes nothing;
+- single events elsewhere (SQLite) charge the ledger first (its `reference` is unique) and
+  then insert the event with ON CONFLICT DO NOTHING; a conflict rolls the whole
+  transaction back, charge included;
 - batches insert all new events first with ON CONFLICT DO NOTHING RETURNING and charge only
   the rows this transaction inserted, in one `ledger_post_many`.
 Either way the loser reads the winner's stored first response and returns it unchanged, or
@@ -15,7 +18,9 @@ Either way the loser reads the winner's stored first response and returns it unc
 
 import hashlib
 import json
+import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,7 +29,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apikeys import services as key_services
-from billing.ledger import credits_charge, ledger_post_many
+from apikeys.keycache import spend_changed, spend_version_bump
+from billing.ledger import SHARDS, credits_charge, ledger_post_many
 from billing.models import BalanceShard, BillingAccount, EntryKind, LedgerEntry
 from billing.money import format_credits, format_usd
 from config.api import ApiError, InvalidRequest, reject_unknown_fields
@@ -364,7 +370,115 @@ def _key_spend(spends):
             key_services.key_spend_add(key, amount)
 
 
+# PostgreSQL, one event, one statement: the event row, its ledger row, a balance shard, the
+# key's spend of the cycle and the balance after, all or nothing (one statement is atomic
+# even in autocommit, so no BEGIN/COMMIT round trips). Everything after the event INSERT
+# reads FROM its RETURNING, so a replay or a concurrent twin (ON CONFLICT DO NOTHING waits
+# for the winner's commit) writes nothing at all. The balance is the shards' sum in the
+# statement's snapshot minus this charge, formatted like billing.money.format_credits.
+_ONE_SQL = """
+WITH bal AS (
+  SELECT COALESCE(SUM(balance_micro), 0) - %(charge)s AS micro
+  FROM billing_balanceshard WHERE workspace_id = %(ws)s
+), ev AS (
+  INSERT INTO usage_usageevent ({columns})
+  SELECT {values} FROM bal
+  ON CONFLICT (workspace_id, event_id) DO NOTHING
+  RETURNING id
+), entry AS (
+  INSERT INTO billing_ledgerentry
+    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
+  SELECT %(ws)s, %(kind)s, -%(charge)s, %(reference)s, %(memo)s, NULL, %(now)s
+  FROM ev WHERE %(charge)s > 0
+  RETURNING id
+), shard AS (
+  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
+  SELECT %(ws)s, %(shard)s, -%(charge)s FROM entry
+  ON CONFLICT (workspace_id, shard)
+  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
+  RETURNING 1
+), spend AS (
+  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
+  SELECT %(key)s, %(cycle)s, %(charge)s FROM entry
+  ON CONFLICT (key_id, cycle_start)
+  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
+  RETURNING 1
+)
+SELECT (SELECT micro FROM bal) FROM ev
+"""
+_BALANCE_JSON = "jsonb_set(%(f_response)s, '{balance}', to_jsonb(round(bal.micro::numeric / 1000000, 6)::text))"
+_one_sql_cache = {}
+
+
+def _one_sql(with_balance):
+    sql = _one_sql_cache.get(with_balance)
+    if sql is None:
+        quote = connection.ops.quote_name
+        fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+        values = []
+        for f in fields:
+            if f.attname == "response" and with_balance:
+                values.append(_BALANCE_JSON)
+            else:
+                values.append(f"%(f_{f.attname})s")
+        sql = _ONE_SQL.format(columns=", ".join(quote(f.column) for f in fields), values=", ".join(values))
+        _one_sql_cache[with_balance] = sql
+    return sql
+
+
+_EVENT_FIELDS = None
+
+
+def _record_one_pg(prepared, now):
+    """The single-event path on PostgreSQL (see _ONE_SQL). None when nothing was inserted."""
+    global _EVENT_FIELDS
+    if _EVENT_FIELDS is None:
+        _EVENT_FIELDS = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+    charge = prepared.charged_micro if prepared.billed else 0
+    status, body = _response(prepared, 0)  # the balance is filled in by the statement
+    row = _row(prepared, now, status, body)
+    params = {f"f_{f.attname}": f.get_db_prep_save(getattr(row, f.attname), connection) for f in _EVENT_FIELDS}
+    params.update(
+        ws=prepared.workspace_id, charge=charge, kind=EntryKind.USAGE.value, now=now,
+        reference=usage_reference(prepared.workspace_id, prepared.event_id),
+        memo=f"{prepared.event.product} ({prepared.event_id})"[:200],
+        shard=random.randrange(SHARDS), key=prepared.key.pk,
+        cycle=connection.ops.adapt_datetimefield_value(
+            key_services.cycle_start_cached(prepared.workspace_id)) if charge > 0 else None,
+    )
+    sql = _one_sql("balance" in body)
+    # authorize's cached spend of the workspace: stale from now, and again after the
+    # write is visible (apikeys.keycache.spend_changed's rule, here without a transaction).
+    in_transaction = connection.in_atomic_block
+    if charge > 0:
+        if in_transaction:
+            spend_changed(prepared.workspace_id)
+        else:
+            spend_version_bump(prepared.workspace_id)
+
+    def work():
+        with transaction.atomic() if in_transaction else nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+
+    found = _with_retries(work)
+    if charge > 0 and not in_transaction:
+        spend_version_bump(prepared.workspace_id)
+    if found is None:
+        return None
+    if "balance" in body:
+        body["balance"] = format_credits(found[0])
+    return UsageResult(status, body)
+
+
 def _record_one(prepared, now):
+    if connection.vendor == "postgresql":
+        result = _record_one_pg(prepared, now)
+        if result is None:
+            return _replayed(prepared, _stored(prepared.workspace_id, prepared.event_id))
+        return result
+
     def work():
         with transaction.atomic():
             charge = prepared.charged_micro if prepared.billed else 0
