@@ -124,6 +124,30 @@ def spend_changed(workspace_id):
     transaction.on_commit(lambda: _spend_version_bump(workspace_id))
 
 
+def spends_changed(workspace_ids):
+    """spend_changed for many workspaces at once: one Redis round trip now, one after commit."""
+    workspace_ids = sorted(set(workspace_ids))
+    if not cache_enabled() or not workspace_ids:
+        return
+
+    def bump_all():
+        def bump(client):
+            pipe = client.pipeline(transaction=False)
+            for workspace_id in workspace_ids:
+                key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
+                pipe.incr(key)
+                pipe.expire(key, MARKER_TTL_SECONDS)
+            pipe.execute()
+
+        try:
+            redis_call(bump)
+        except RedisUnavailable:
+            pass  # cached spend states then live for at most SPEND_TTL_SECONDS
+
+    bump_all()
+    transaction.on_commit(bump_all)
+
+
 def cache_get(namespace, digest):
     """(value, marker) cached for a digest, or (None, None)."""
     entry = _entries.get((namespace, digest))

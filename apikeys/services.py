@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apikeys.keycache import revocation_publish, spend_changed
+from apikeys.keycache import revocation_publish, spend_changed, spends_changed
 from apikeys.models import APIKey, KeySpend, ServiceToken
 from apikeys.secrets_format import (
     KEY_PREFIX,
@@ -105,6 +105,52 @@ def key_spend_add(key, amount_micro, at=None, announce=True):
     except IntegrityError:  # a concurrent first charge of the cycle made the row
         if not _spend_row_add(key.pk, start, amount):
             raise
+
+
+_SPENDS_SQL = """
+INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
+SELECT k, %b::timestamptz, amount FROM unnest(%b::bigint[], %b::bigint[]) AS d(k, amount)
+ORDER BY k
+ON CONFLICT (key_id, cycle_start)
+DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
+"""
+
+
+def key_spends_add(amounts):
+    """key_spend_add for many keys at once (a batch of usage charged now).
+
+    `amounts` maps (key pk, workspace id) to micro-credits. On PostgreSQL one upsert in key
+    order (so two batches never deadlock on spend rows) and one announcement round trip for
+    all workspaces, instead of an UPDATE and two Redis round trips per key.
+    """
+    amounts = {pair: abs(int(amount)) for pair, amount in amounts.items() if amount}
+    if not amounts:
+        return
+    spends_changed([workspace_id for _key, workspace_id in amounts])
+    if connection.vendor != "postgresql":
+        for (key_pk, workspace_id), amount in sorted(amounts.items()):
+            start = cycle_start_cached(workspace_id)
+            if _spend_row_add(key_pk, start, amount):
+                continue
+            try:
+                with transaction.atomic():
+                    KeySpend.objects.create(key_id=key_pk, cycle_start=start, spent_micro=amount)
+            except IntegrityError:
+                if not _spend_row_add(key_pk, start, amount):
+                    raise
+        return
+    import psycopg
+
+    by_start = {}
+    for (key_pk, workspace_id), amount in amounts.items():
+        by_start.setdefault(cycle_start_cached(workspace_id), []).append((key_pk, amount))
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        for start in sorted(by_start):
+            rows = sorted(by_start[start])
+            cursor.execute(
+                _SPENDS_SQL, [start, [k for k, _a in rows], [a for _k, a in rows]], binary=True
+            )
 
 
 def _spend_row_add(key_pk, start, amount):

@@ -363,13 +363,6 @@ def _stored(workspace_id, event_id):
     )
 
 
-def _key_spend(spends):
-    # In key order, so two batches updating the same keys' spend rows never deadlock.
-    for key, amount in sorted(spends.items(), key=lambda item: item[0].pk):
-        if amount > 0:
-            key_services.key_spend_add(key, amount)
-
-
 # PostgreSQL, one event, one statement: the event row, its ledger row, a balance shard, the
 # key's spend of the cycle and the balance after, all or nothing (one statement is atomic
 # even in autocommit, so no BEGIN/COMMIT round trips). Everything after the event INSERT
@@ -447,14 +440,9 @@ def _record_one_pg(prepared, now):
             key_services.cycle_start_cached(prepared.workspace_id)) if charge > 0 else None,
     )
     sql = _one_sql("balance" in body)
-    # authorize's cached spend of the workspace: stale from now, and again after the
-    # write is visible (apikeys.keycache.spend_changed's rule, here without a transaction).
     in_transaction = connection.in_atomic_block
-    if charge > 0:
-        if in_transaction:
-            spend_changed(prepared.workspace_id)
-        else:
-            spend_version_bump(prepared.workspace_id)
+    if charge > 0 and in_transaction:
+        spend_changed(prepared.workspace_id)  # now and after the caller's commit
 
     def work():
         with transaction.atomic() if in_transaction else nullcontext():
@@ -464,6 +452,10 @@ def _record_one_pg(prepared, now):
 
     found = _with_retries(work)
     if charge > 0 and not in_transaction:
+        # authorize's cached spend of the workspace is stale from here, before we return.
+        # spend_changed also bumps before the write, for readers inside a transaction's
+        # window; an autocommit statement has no such window (it is visible exactly when it
+        # returns), so a bump before it would guard nothing this one does not.
         spend_version_bump(prepared.workspace_id)
     if found is None:
         return None
@@ -541,10 +533,11 @@ def _record_many(prepared_list, now):
                         memo=f"{p.event.product} ({p.event_id})"[:200],
                         created_at=now,
                     ))
-                    spends[p.key] = spends.get(p.key, 0) + p.charged_micro
+                    pair = (p.key.pk, p.workspace_id)
+                    spends[pair] = spends.get(pair, 0) + p.charged_micro
             if entries:
                 ledger_post_many(entries)
-            _key_spend(_merge_keys(spends))
+            key_services.key_spends_add(spends)
             return existing
 
     for attempt in range(RETRIES):
@@ -556,15 +549,6 @@ def _record_many(prepared_list, now):
                 raise
     for pair, stored in existing.items():
         pairs[pair].result = _replayed(pairs[pair], stored)
-
-
-def _merge_keys(spends):
-    """One key_spend_add per key even when the batch holds several objects of one key."""
-    by_pk, objects = {}, {}
-    for key, amount in spends.items():
-        by_pk[key.pk] = by_pk.get(key.pk, 0) + amount
-        objects.setdefault(key.pk, key)
-    return {objects[pk]: amount for pk, amount in by_pk.items()}
 
 
 def _existing(pairs):
