@@ -371,8 +371,8 @@ def _stored(workspace_id, event_id):
 # statement's snapshot minus this charge, formatted like billing.money.format_credits.
 _ONE_SQL = """
 WITH bal AS (
-  SELECT COALESCE(SUM(balance_micro), 0) - %(charge)s AS micro
-  FROM billing_balanceshard WHERE workspace_id = %(ws)s
+  SELECT COALESCE(SUM(balance_micro), 0) - %(charge)s::bigint AS micro
+  FROM billing_balanceshard WHERE workspace_id = %(ws)s::bigint
 ), ev AS (
   INSERT INTO usage_usageevent ({columns})
   SELECT {values} FROM bal
@@ -381,25 +381,38 @@ WITH bal AS (
 ), entry AS (
   INSERT INTO billing_ledgerentry
     (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-  SELECT %(ws)s, %(kind)s, -%(charge)s, %(reference)s, %(memo)s, NULL, %(now)s
-  FROM ev WHERE %(charge)s > 0
+  SELECT %(ws)s::bigint, %(kind)s::text, -%(charge)s::bigint, %(reference)s::text,
+         %(memo)s::text, NULL, %(now)s::timestamptz
+  FROM ev WHERE %(charge)s::bigint > 0
   RETURNING id
 ), shard AS (
   INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
-  SELECT %(ws)s, %(shard)s, -%(charge)s FROM entry
+  SELECT %(ws)s::bigint, %(shard)s::int, -%(charge)s::bigint FROM entry
   ON CONFLICT (workspace_id, shard)
   DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
   RETURNING 1
 ), spend AS (
   INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
-  SELECT %(key)s, %(cycle)s, %(charge)s FROM entry
+  SELECT %(key)s::bigint, %(cycle)s::timestamptz, %(charge)s::bigint FROM entry
   ON CONFLICT (key_id, cycle_start)
   DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
   RETURNING 1
 )
 SELECT (SELECT micro FROM bal) FROM ev
 """
-_BALANCE_JSON = "jsonb_set(%(f_response)s, '{balance}', to_jsonb(round(bal.micro::numeric / 1000000, 6)::text))"
+_BALANCE_JSON = (
+    "jsonb_set(%(f_response)s::jsonb, '{balance}', "
+    "to_jsonb(round(bal.micro::numeric / 1000000, 6)::text))"
+)
+# Every parameter carries an explicit type: the statement is prepared once per process
+# (server-side binding), and a type guessed from the first value must never narrow a later
+# one. Text, not varchar(n): an explicit cast to varchar(n) would truncate silently, an
+# assignment to the column refuses what is too long.
+_CASTS = {
+    "CharField": "text", "JSONField": "jsonb", "DateTimeField": "timestamptz",
+    "BooleanField": "boolean", "BigIntegerField": "bigint", "PositiveSmallIntegerField": "bigint",
+    "ForeignKey": "bigint",
+}
 _one_sql_cache = {}
 
 
@@ -413,7 +426,7 @@ def _one_sql(with_balance):
             if f.attname == "response" and with_balance:
                 values.append(_BALANCE_JSON)
             else:
-                values.append(f"%(f_{f.attname})s")
+                values.append(f"%(f_{f.attname})s::{_CASTS[f.get_internal_type()]}")
         sql = _ONE_SQL.format(columns=", ".join(quote(f.column) for f in fields), values=", ".join(values))
         _one_sql_cache[with_balance] = sql
     return sql
@@ -444,10 +457,15 @@ def _record_one_pg(prepared, now):
     if charge > 0 and in_transaction:
         spend_changed(prepared.workspace_id)  # now and after the caller's commit
 
+    import psycopg
+
     def work():
         with transaction.atomic() if in_transaction else nullcontext():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            connection.ensure_connection()
+            # psycopg's own cursor: server-side binding and a prepared statement, so neither
+            # the client quotes 30 values nor the server plans five statements each time.
+            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+                cursor.execute(sql, params, prepare=True)
                 return cursor.fetchone()
 
     found = _with_retries(work)
