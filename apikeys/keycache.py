@@ -94,16 +94,18 @@ def spend_version_bump(workspace_id):
     """Bump a workspace's spend version once, now (see spend_changed for the usual call)."""
     if not cache_enabled():
         return
-    _spend_version_bump(workspace_id)
+    _spend_versions_bump([workspace_id])
 
 
-def _spend_version_bump(workspace_id):
-    key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
+def _spend_versions_bump(workspace_ids):
+    """One Redis round trip that bumps every given workspace's spend version."""
 
     def bump(client):
         pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, MARKER_TTL_SECONDS)
+        for workspace_id in workspace_ids:
+            key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
+            pipe.incr(key)
+            pipe.expire(key, MARKER_TTL_SECONDS)
         pipe.execute()
 
     try:
@@ -118,10 +120,7 @@ def spend_changed(workspace_id):
     Bumped now and again after the commit, like revocation_publish, so a process that read
     the database between the two cannot keep the old state.
     """
-    if not cache_enabled():
-        return
-    _spend_version_bump(workspace_id)
-    transaction.on_commit(lambda: _spend_version_bump(workspace_id))
+    spends_changed([workspace_id])
 
 
 def spends_changed(workspace_ids):
@@ -129,23 +128,8 @@ def spends_changed(workspace_ids):
     workspace_ids = sorted(set(workspace_ids))
     if not cache_enabled() or not workspace_ids:
         return
-
-    def bump_all():
-        def bump(client):
-            pipe = client.pipeline(transaction=False)
-            for workspace_id in workspace_ids:
-                key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
-                pipe.incr(key)
-                pipe.expire(key, MARKER_TTL_SECONDS)
-            pipe.execute()
-
-        try:
-            redis_call(bump)
-        except RedisUnavailable:
-            pass  # cached spend states then live for at most SPEND_TTL_SECONDS
-
-    bump_all()
-    transaction.on_commit(bump_all)
+    _spend_versions_bump(workspace_ids)
+    transaction.on_commit(lambda: _spend_versions_bump(workspace_ids))
 
 
 def cache_get(namespace, digest):
