@@ -43,3 +43,12 @@ def add_member(workspace, email, role):
     user = UserFactory(email=email)
     Membership.objects.create(user=user, workspace=workspace, role=role)
     return user
+
+
+def give_credits(workspace, credits):
+    """Move whole credits into (or, negative, out of) a workspace through the real ledger."""
+    from billing.ledger import ledger_post
+    from billing.models import EntryKind
+    from billing.money import MICRO
+
+    ledger_post(workspace=workspace, kind=EntryKind.ADJUSTMENT, amount_micro=credits * MICRO, memo="test")

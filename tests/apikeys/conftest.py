@@ -8,6 +8,7 @@ from apikeys.ratelimit import ratelimit_reset_local
 from apikeys.services import key_create, service_token_create
 from billing.ledger import ledger_post
 from billing.models import EntryKind
+from tests.factories import give_credits  # noqa: F401  (imported by the tests here)
 
 AUTHORIZE = "/api/v1/gateway/authorize"
 
@@ -52,12 +53,6 @@ def authorize(client, service_secret):
         )
 
     return call
-
-
-def give_credits(workspace, credits):
-    from billing.money import MICRO
-
-    ledger_post(workspace=workspace, kind=EntryKind.ADJUSTMENT, amount_micro=credits * MICRO, memo="test")
 
 
 def drain(workspace):

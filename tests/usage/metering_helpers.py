@@ -10,9 +10,9 @@ import pytest
 
 from apikeys import keycache
 from apikeys.services import key_create, service_token_create
-from billing.ledger import ledger_post, ledger_sum, workspace_balance
+from billing.ledger import ledger_sum, workspace_balance
 from billing.models import EntryKind, LedgerEntry
-from billing.money import MICRO
+from tests.factories import give_credits
 from usage import services as usage_services
 
 USAGE = "/api/v1/gateway/usage"
@@ -55,10 +55,6 @@ def gateway(client, service_secret):
         )
 
     return post
-
-
-def give_credits(workspace, credits):
-    ledger_post(workspace=workspace, kind=EntryKind.ADJUSTMENT, amount_micro=credits * MICRO, memo="test")
 
 
 def balance_of(workspace):
