@@ -29,9 +29,7 @@ class UnpricedUsageEventAdmin(ReadOnlyAdmin):
     actions = ["charge_now"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(
-            not_billed_reason="unknown_product", charged_at__isnull=True
-        )
+        return super().get_queryset(request).unpriced()
 
     @admin.action(description="Charge the selected events with today's prices (add the price first)")
     def charge_now(self, request, queryset):

@@ -196,15 +196,11 @@ def catalog_forget_local():
 
 def catalog_changed():
     """Tell every process to reload: now (this transaction sees its own edit) and at commit."""
-    _loaded["stamp"] = None
-    try:
-        cache.delete(VERSION_KEY)
-    except Exception:
-        log.warning("price catalog: could not clear the version stamp")
-    transaction.on_commit(_forget_after_commit)
+    _forget_everywhere()
+    transaction.on_commit(_forget_everywhere)
 
 
-def _forget_after_commit():
+def _forget_everywhere():
     _loaded["stamp"] = None
     try:
         cache.delete(VERSION_KEY)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing.models import Plan
+from billing.money import USD_PER_CREDIT, format_credits, micro_to_credits
 from config.api import ApiError
 from usage.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
 from usage.events import INSTANCES, UNITS, decimal_text, parse_event
 from usage.pricing import price_event, row_payload
 
-USD_PER_CREDIT = Decimal("0.01")
 TEN_MINUTES = 600
 
 UNIT_LABELS = {
@@ -199,11 +199,10 @@ def estimate_from_query(query):
     except ApiError as error:
         estimate.error, estimate.error_param = error.message, error.param
         return estimate
-    estimate.rows = [dict(row_payload(row), usd=usd_text(Decimal(row.cost_micro) / 1_000_000, places=6))
+    estimate.rows = [dict(row_payload(row), usd=usd_text(micro_to_credits(row.cost_micro), places=6))
                      for row in quote.rows]
-    total = Decimal(quote.total_micro) / 1_000_000
-    estimate.total_credits = f"{total:.6f}"
-    estimate.total_usd = usd_text(total, places=6)
+    estimate.total_credits = format_credits(quote.total_micro)
+    estimate.total_usd = usd_text(micro_to_credits(quote.total_micro), places=6)
     return estimate
 
 

@@ -49,9 +49,14 @@ class Quote:
     not_billed_reason: str | None = None  # "client_error" or "server_error"
 
     @property
-    def priced_micro(self):
-        """What the rows add up to, billed or not."""
-        return sum(row.cost_micro for row in self.rows)
+    def breakdown(self):
+        """The API's breakdown rows: the same for quote, usage and the estimator."""
+        return [row_payload(row) for row in self.rows]
+
+    @property
+    def price_versions(self):
+        """The ids of the price versions the rows used, kept with every charge."""
+        return sorted({row.price_id for row in self.rows} - {None})
 
 
 def price_event(event, *, workspace=None, at=None):
@@ -116,7 +121,7 @@ def quote_payload(quote):
         "billed": quote.billed,
         "total": format_credits(quote.total_micro),
         "usd": format_usd(quote.total_micro),
-        "breakdown": [row_payload(row) for row in quote.rows],
+        "breakdown": quote.breakdown,
     }
     if not quote.billed:
         body["not_billed_reason"] = quote.not_billed_reason

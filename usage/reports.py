@@ -13,7 +13,7 @@ from django.utils import timezone
 from billing.money import format_credits
 from config.api import InvalidRequest, reject_unknown_fields
 from usage.models import DailyUsage, UsageEvent
-from usage.rollup import quantity_text
+from usage.rollup import quantity_add, quantity_text
 
 GROUPINGS = ("day", "key", "product")
 MAX_RANGE_DAYS = 400
@@ -61,8 +61,7 @@ def _grouped(workspace, start, end, group_by):
         group = groups.setdefault(value, [0, 0, {}, 0])
         group[0] += row[4]
         group[1] += row[5]
-        for unit, amount in (row[6] or {}).items():
-            group[2][unit] = group[2].get(unit, Decimal(0)) + Decimal(amount)
+        quantity_add(group[2], row[6])
         group[3] += row[7]
         names[row[1]] = row[2]
     return groups, names

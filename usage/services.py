@@ -17,7 +17,6 @@ Either way the loser reads the winner's stored first response and returns it unc
 """
 
 import hashlib
-import json
 import random
 import time
 from contextlib import nullcontext
@@ -31,13 +30,13 @@ from django.utils import timezone
 
 from apikeys import services as key_services
 from apikeys.keycache import spend_changed, spend_version_bump
-from billing.ledger import SHARDS, credits_charge, ledger_post_many
+from billing.ledger import SHARDS, credits_charge, ledger_post_many, workspace_balance
 from billing.models import BalanceShard, BillingAccount, EntryKind, LedgerEntry
 from billing.money import format_credits, format_usd
 from config.api import ApiError, InvalidRequest, reject_unknown_fields
 from usage.events import event_as_dict, event_canonical, parse_event
 from usage.models import NotBilledReason, UsageEvent
-from usage.pricing import UnknownProduct, price_event, row_payload
+from usage.pricing import UnknownProduct, price_event
 
 MAX_BATCH = 1000
 RETRIES = 4
@@ -78,11 +77,6 @@ class _LostRace(Exception):
 
 
 # --- Formatting ------------------------------------------------------------------------------
-
-def breakdown_json(quote):
-    """The API's breakdown rows of a Quote: the same rows the quote route answers."""
-    return [row_payload(row) for row in quote.rows]
-
 
 def _error_body(code, message, param=None):
     return {"error": {"code": code, "message": message, "param": param}}
@@ -133,8 +127,8 @@ def _price(prepared, now):
         prepared.reason = NotBilledReason.UNKNOWN_PRODUCT
         prepared.unpriced_reason = error.message
         return
-    prepared.breakdown = breakdown_json(quote)
-    prepared.price_versions = sorted({row.price_id for row in quote.rows} - {None})
+    prepared.breakdown = quote.breakdown
+    prepared.price_versions = quote.price_versions
     if not quote.billed:
         prepared.reason = quote.not_billed_reason
         return
@@ -518,7 +512,7 @@ def _record_one(prepared, now):
                     raise _AlreadyRecorded
                 balance = posting.balance_micro
             else:
-                balance = _balances([prepared.workspace_id])[prepared.workspace_id]
+                balance = workspace_balance(prepared.workspace_id)
             status, body = _response(prepared, balance)
             if not insert_new_events([_row(prepared, now, status, body)]):
                 raise _AlreadyRecorded
@@ -705,8 +699,8 @@ def unpriced_event_charge(usage_event, *, now=None):
             key_services.key_spend_add(event_row.key, charged)
         UsageEvent.objects.filter(pk=event_row.pk).update(
             billed=True, not_billed_reason="", charged_micro=charged, charged_at=now, touched_at=timezone.now(),
-            breakdown=breakdown_json(quote),
-            price_versions=sorted({r.price_id for r in quote.rows} - {None}),
+            breakdown=quote.breakdown,
+            price_versions=quote.price_versions,
         )
     return True
 

@@ -204,7 +204,7 @@ def test_grounding_refused_in_a_workflow_line_names_the_line():
 def test_failed_requests_are_not_billed(status, reason):
     q = quote(product="document.x", tier="hi", status_code=status)
     assert (q.billed, q.total_micro, q.not_billed_reason) == (False, 0, reason)
-    assert q.priced_micro == 4_000_000  # the rows still say what it would have cost
+    assert sum(row.cost_micro for row in q.rows) == 4_000_000  # the rows still say what it would have cost
     assert quote_payload(q)["total"] == "0.000000"
 
 

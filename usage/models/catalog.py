@@ -108,10 +108,6 @@ class Price(models.Model):
         return f"{self.product} per {self.unit} from {self.effective_from:%Y-%m-%d %H:%M}"
 
     @property
-    def quantity_key(self):
-        return UNIT_QUANTITY[self.unit]
-
-    @property
     def rate_kind(self):
         """What a rate is keyed by: an instance size or a GPU machine type (or None)."""
         return {Unit.INFERENCE_SECOND: "instance", Unit.GPU_SECOND: "machine"}.get(self.unit)
