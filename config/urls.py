@@ -8,7 +8,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/ping", views.ping, name="api_ping"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("teams.urls")),
     path("", include("apikeys.urls")),

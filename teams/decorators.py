@@ -36,14 +36,3 @@ def manager_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def owner_required(view):
-    @workspace_required
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.membership.is_owner:
-            raise PermissionDenied("Only owners can do this.")
-        return view(request, *args, **kwargs)
-
-    return wrapper

@@ -1,7 +1,7 @@
 """DESIGN.md "Who may do what", the team rows, written once.
 
 Services call these under row locks before changing anything; the Team page calls them to
-show only the actions the viewer may take. Each takes Membership objects (or roles).
+show only the actions the viewer may take. Each takes Membership objects.
 """
 
 from teams.models import Role
@@ -11,12 +11,12 @@ def can_invite(actor, role):
     """Owners and admins invite members and admins; only owners invite owners."""
     if role == Role.OWNER:
         return actor.role == Role.OWNER
-    return actor.role in (Role.OWNER, Role.ADMIN)
+    return actor.is_manager
 
 
 def can_manage_invitations(actor):
     """Resend or cancel any invitation."""
-    return actor.role in (Role.OWNER, Role.ADMIN)
+    return actor.is_manager
 
 
 def can_change_role(actor, target):
@@ -35,7 +35,7 @@ def can_remove(actor, target, owner_count):
     if target.role == Role.OWNER and owner_count <= 1:
         return False
     if target.role == Role.MEMBER:
-        return actor.role in (Role.OWNER, Role.ADMIN)
+        return actor.is_manager
     return actor.role == Role.OWNER
 
 
@@ -44,4 +44,4 @@ def can_leave(membership, owner_count):
 
 
 def can_rename(actor):
-    return actor.role in (Role.OWNER, Role.ADMIN)
+    return actor.is_manager

@@ -66,14 +66,3 @@ def redis_flush():
     cache.clear()
 
 
-@pytest.fixture
-def plans_loaded(db):
-    """An earlier transactional test's flush may have emptied billing's seeded plans."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    from billing.models import Plan
-
-    if not Plan.objects.exists():
-        import_module("billing.migrations.0002_load_plans").load(apps, None)

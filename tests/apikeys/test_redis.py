@@ -106,7 +106,7 @@ print("revoked")
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)  # keeps the seeded plans
-def test_a_revoke_in_another_process_is_seen_with_a_warm_cache(plans_loaded, authorize, workspace, owner):
+def test_a_revoke_in_another_process_is_seen_with_a_warm_cache(authorize, workspace, owner):
     give_credits(workspace, 100)
     key, secret = key_create(workspace=workspace, user=owner, name="CI")
     assert authorize(secret).status_code == 200

@@ -20,20 +20,7 @@ def authorize(page, token, secret):
     )
 
 
-def plans_loaded():
-    """An earlier transactional test's flush may have emptied billing's seeded plans."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    from billing.models import Plan
-
-    if not Plan.objects.exists():
-        import_module("billing.migrations.0002_load_plans").load(apps, None)
-
-
 def test_create_copy_use_revoke_and_see_it_refused(page, screenshot):
-    plans_loaded()
     owner = UserFactory(email="keys-owner@example.com")
     workspace = WorkspaceFactory(owner=owner, name="Keys Inc")
     ledger_post(workspace=workspace, kind=EntryKind.ADJUSTMENT, amount_micro=50 * MICRO, memo="test")

@@ -9,23 +9,7 @@ from teams.models import Membership, Role
 from teams.services import TeamError, invitation_accept, invitation_create, member_role_change
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
-# serialized_rollback: the flush after a transactional test would drop the plans from
-# billing's data migration, which every new workspace needs.
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _plans_loaded():
-    """Another transactional test's flush may have emptied billing's seeded plans; every new
-    workspace needs them, so load them again the way billing's data migration does."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    from billing.models import Plan
-
-    if not Plan.objects.exists():
-        import_module("billing.migrations.0002_load_plans").load(apps, None)
 
 
 def run_together(*calls):
