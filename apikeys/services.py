@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from apikeys.keycache import revocation_publish, spend_changed, spends_changed
@@ -16,7 +16,7 @@ from apikeys.secrets_format import (
     secret_hash,
     secret_visible_prefix,
 )
-from apikeys.selectors import cycle_start, cycle_start_cached, key_may_revoke
+from apikeys.selectors import cycle_start_cached, key_may_revoke
 
 LAST_USED_EVERY = timedelta(seconds=60)
 MAX_SPEND_CAP_CREDITS = 10**12
@@ -97,13 +97,18 @@ def key_spend_add(key, amount_micro, at=None, announce=True):
     # ledger_post, whose row already announced it (announce=False skips the repeat).
     if announce:
         spend_changed(key.workspace_id)
-    if _spend_row_add(key.pk, start, amount):
+    _spend_upsert(key.pk, start, amount)
+
+
+def _spend_upsert(key_pk, start, amount):
+    """Add to the key's spend row of the cycle, making the row on the cycle's first charge."""
+    if _spend_row_add(key_pk, start, amount):
         return
     try:
         with transaction.atomic():
-            KeySpend.objects.create(key_id=key.pk, cycle_start=start, spent_micro=amount)
+            KeySpend.objects.create(key_id=key_pk, cycle_start=start, spent_micro=amount)
     except IntegrityError:  # a concurrent first charge of the cycle made the row
-        if not _spend_row_add(key.pk, start, amount):
+        if not _spend_row_add(key_pk, start, amount):
             raise
 
 
@@ -129,15 +134,7 @@ def key_spends_add(amounts):
     spends_changed([workspace_id for _key, workspace_id in amounts])
     if connection.vendor != "postgresql":
         for (key_pk, workspace_id), amount in sorted(amounts.items()):
-            start = cycle_start_cached(workspace_id)
-            if _spend_row_add(key_pk, start, amount):
-                continue
-            try:
-                with transaction.atomic():
-                    KeySpend.objects.create(key_id=key_pk, cycle_start=start, spent_micro=amount)
-            except IntegrityError:
-                if not _spend_row_add(key_pk, start, amount):
-                    raise
+            _spend_upsert(key_pk, cycle_start_cached(workspace_id), amount)
         return
     import psycopg
 

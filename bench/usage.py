@@ -155,7 +155,7 @@ def main():
     results = []
     port = free_port()
     with Server(env, port=port) as server:
-        url = f"http://127.0.0.1:{port}"
+        url = server.url
         usage = f"{url}/api/v1/gateway/usage"
         wrk_run("warm", f"{url}/api/v1/ping", ping, connections=4, seconds=2)
         wrk_run("warm", usage, usage_script(token, all_keys, f"w{run}_"), connections=4, seconds=2)

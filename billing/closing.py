@@ -26,7 +26,7 @@ from billing.invoices import LineSpec, invoice_create
 from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, BillingMode, EntryKind, InvoiceStatus
 from billing.money import MICRO, USD_PER_CREDIT, micro_to_credits, usd_cents
-from billing.selectors import balance_before, cycle_included_raw, cycle_usage_micro
+from billing.selectors import balance_before, cycle_usage_micro, included_remaining
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def cycle_close_locked(*, account, cycle, boundary, now):
     if boundary < cycle.end:
         cycle.end = boundary  # an upgrade closes the cycle early
     balance_at_end = balance_before(workspace_id, boundary)
-    expire = max(0, min(cycle_included_raw(workspace_id, cycle.start, boundary), balance_at_end))
+    expire = included_remaining(workspace_id, cycle.start, boundary, balance_at_end)
     if expire:
         ledger_post(
             workspace=workspace_id, kind=EntryKind.EXPIRY, amount_micro=-expire,

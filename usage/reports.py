@@ -5,7 +5,6 @@ another's rows.
 """
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.db.models import Sum
 from django.utils import timezone

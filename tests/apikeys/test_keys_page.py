@@ -2,7 +2,6 @@ import re
 
 from apikeys.models import APIKey
 from apikeys.services import key_create, key_spend_add
-from billing.money import MICRO
 
 PAGE = "/settings/api-keys/"
 SECRET = re.compile(r"mdk_live_[0-9A-Za-z]{36}")

@@ -32,7 +32,7 @@ def test_member_sees_billing_read_only(workspace, member, client_for):
     assert response.status_code == 403
 
 
-def test_outsider_is_sent_to_log_in_and_empty_states_show(workspace, client):
+def test_a_logged_out_visitor_is_sent_to_log_in(workspace, client):
     assert client.get("/settings/billing/").status_code == 302
 
 

@@ -223,7 +223,6 @@ def test_a_failing_query_grants_and_invoices_nothing(workspace, monkeypatch):
     def broken(*args, **kwargs):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(closing, "cycle_usage_micro", broken)
     monkeypatch.setattr(closing, "balance_before", broken)
     with pytest.raises(CycleCloseFailed):
         close_due_cycles(at=utc(2026, 4, 1))

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from billing.ledger import credits_charge, ledger_post
+from billing.ledger import credits_charge
 from billing.models import BalanceShard, EntryKind, LedgerEntry, LedgerIsAppendOnly
 from billing.money import MICRO
 from billing.selectors import spend_state
