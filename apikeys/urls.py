@@ -5,9 +5,9 @@ from apikeys import api, views
 app_name = "apikeys"
 
 urlpatterns = [
+    path("api/v1/gateway/authorize", api.gateway_authorize, name="gateway_authorize"),
     path("settings/api-keys/", views.keys_list, name="list"),
     path("settings/api-keys/new/", views.keys_create, name="create"),
     path("settings/api-keys/<str:public_id>/revoke/", views.keys_revoke, name="revoke"),
     path("settings/api-keys/<str:public_id>/spend-cap/", views.keys_spend_cap, name="spend_cap"),
-    path("api/v1/gateway/authorize", api.gateway_authorize, name="gateway_authorize"),
 ]

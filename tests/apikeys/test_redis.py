@@ -66,6 +66,18 @@ def test_at_most_n_in_any_rolling_window():
         assert admitted[i + 5] - admitted[i] >= 1000
 
 
+def test_the_limiter_survives_a_redis_that_forgot_the_script_or_dropped_the_connection():
+    assert ratelimit_hit(79, 3).remaining == 2
+    client = redis_client()
+    client.script_flush()  # as after a Redis restart
+    assert ratelimit_hit(79, 3).remaining == 1
+    client.client_kill_filter(_type="normal", skipme=True)  # idle connections closed by Redis
+    decision = ratelimit_hit(79, 3)
+    assert decision.marker is not None  # answered by Redis, not failed open
+    assert decision.remaining == 0
+    assert not ratelimit_hit(79, 3).allowed
+
+
 def test_redis_down_fails_open_and_logs(authorize, workspace, secret, settings, caplog):
     give_credits(workspace, 100)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
