@@ -4,20 +4,20 @@
 `UsageResult(status, body)` objects that the API writes out as they are.
 
 Exactly once, also under concurrency, comes from the database:
-- single events on PostgreSQL are one statement (_ONE_SQL): the event INSERT … ON CONFLICT
-  DO NOTHING, and the ledger row, balance shard and key spend only FROM its RETURNING, so a
-  concurrent twin waits for the winner's commit and then writes nothing;
-- single events elsewhere (SQLite) charge the ledger first (its `reference` is unique) and
-  then insert the event with ON CONFLICT DO NOTHING; a conflict rolls the whole
-  transaction back, charge included;
-- batches insert all new events first with ON CONFLICT DO NOTHING RETURNING and charge only
-  the rows this transaction inserted, in one `ledger_post_many`.
+- on PostgreSQL every write is one statement (usage.pgwrite): events INSERT … ON CONFLICT
+  DO NOTHING, and ledger rows, balance shards and key spends only for the rows it really
+  inserted, so a concurrent twin waits for the winner's commit and then writes nothing.
+  A batch is one such statement; single events of concurrent requests in one process
+  share one (usage.groupcommit);
+- on SQLite a single event charges the ledger first (its `reference` is unique) and then
+  inserts the event with ON CONFLICT DO NOTHING, a conflict rolling the whole transaction
+  back, charge included; a batch inserts its new events first and charges only the rows
+  its transaction inserted, in one `ledger_post_many`.
 Either way the loser reads the winner's stored first response and returns it unchanged, or
 409 `idempotency_conflict` when its parsed body differs.
 """
 
 import hashlib
-import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,12 +29,14 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apikeys import services as key_services
-from apikeys.keycache import spend_changed, spend_version_bump
-from billing.ledger import SHARDS, credits_charge, ledger_post_many, workspace_balance
+from apikeys.keycache import spends_changed, spend_versions_bump
+from billing.ledger import credits_charge, ledger_post_many, workspace_balance
 from billing.models import BalanceShard, BillingAccount, EntryKind, LedgerEntry
 from billing.money import format_credits, format_usd
 from config.api import ApiError, InvalidRequest, reject_unknown_fields
+from usage import pgwrite
 from usage.events import event_as_dict, event_canonical, parse_event
+from usage.groupcommit import GroupCommitter
 from usage.models import NotBilledReason, UsageEvent
 from usage.pricing import UnknownProduct, price_event
 
@@ -53,6 +55,7 @@ class _Prepared:
     """One event on its way in: parsed, its key known, priced (or refused)."""
 
     index: int
+    now: object = None  # when it was received
     event_id: str | None = None
     error: UsageResult | None = None
     event: object = None
@@ -92,7 +95,7 @@ def body_hash(event):
 # --- Preparing events -------------------------------------------------------------------------
 
 def _prepare(index, raw, now):
-    prepared = _Prepared(index=index)
+    prepared = _Prepared(index=index, now=now)
     if not isinstance(raw, dict):
         prepared.error = UsageResult(400, _error_body("invalid_request", "An event must be a JSON object.", None))
         return prepared
@@ -250,13 +253,12 @@ def usage_reference(workspace_id, event_id):
 def insert_new_events(rows):
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the (workspace_id, event_id) pairs inserted.
 
-    Rows go in (workspace, id) order so two batches never wait on each other in a cycle.
+    The portable path (SQLite); PostgreSQL writes with usage.pgwrite. Rows go in
+    (workspace, id) order so two batches never wait on each other in a cycle.
     """
     if not rows:
         return set()
     rows = sorted(rows, key=lambda r: (r.workspace_id, r.event_id))
-    if connection.vendor == "postgresql":
-        return _insert_unnest(rows)
     fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
@@ -277,36 +279,6 @@ def insert_new_events(rows):
             cursor.execute(sql, params)
             inserted.update((ws, eid) for ws, eid in cursor.fetchall())
     return inserted
-
-
-def _insert_unnest(rows):
-    """PostgreSQL: one array parameter per column (unnest), so a batch of 1000 events is one
-    short statement instead of 29,000 placeholders for the driver to parse."""
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns, arrays, params = [], [], []
-    for f in fields:
-        values = [getattr(row, f.attname) for row in rows]
-        if f.get_internal_type() == "JSONField":
-            values = [None if v is None else Jsonb(v) for v in values]
-        columns.append(quote(f.column))
-        arrays.append(f"%b::{f.db_type(connection)}[]")
-        params.append(values)
-    sql = (
-        f"INSERT INTO {quote(UsageEvent._meta.db_table)} ({', '.join(columns)}) "
-        f"SELECT * FROM unnest({', '.join(arrays)})"
-        ' ON CONFLICT ("workspace_id", "event_id") DO NOTHING'
-        ' RETURNING "workspace_id", "event_id"'
-    )
-    connection.ensure_connection()
-    # A server-side-binding cursor in binary: Django's default client-side cursor would
-    # escape every array element with regular expressions, the slowest part of a batch.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
-        return {(ws, eid) for ws, eid in cursor.fetchall()}
 
 
 def _balances(workspace_ids):
@@ -360,141 +332,50 @@ def _stored(workspace_id, event_id):
     )
 
 
-# PostgreSQL, one event, one statement: the event row, its ledger row, a balance shard, the
-# key's spend of the cycle and the balance after, all or nothing (one statement is atomic
-# even in autocommit, so no BEGIN/COMMIT round trips). Everything after the event INSERT
-# reads FROM its RETURNING, so a replay or a concurrent twin (ON CONFLICT DO NOTHING waits
-# for the winner's commit) writes nothing at all. The balance is the shards' sum in the
-# statement's snapshot minus this charge, formatted like billing.money.format_credits.
-_ONE_SQL = """
-WITH bal AS (
-  SELECT COALESCE(SUM(balance_micro), 0) - %(charge)s::bigint AS micro
-  FROM billing_balanceshard WHERE workspace_id = %(ws)s::bigint
-), ev AS (
-  INSERT INTO usage_usageevent ({columns})
-  SELECT {values} FROM bal
-  ON CONFLICT (workspace_id, event_id) DO NOTHING
-  RETURNING id
-), entry AS (
-  INSERT INTO billing_ledgerentry
-    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-  SELECT %(ws)s::bigint, %(kind)s::text, -%(charge)s::bigint, %(reference)s::text,
-         %(memo)s::text, NULL, %(now)s::timestamptz
-  FROM ev WHERE %(charge)s::bigint > 0
-  RETURNING id
-), shard AS (
-  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
-  SELECT %(ws)s::bigint, %(shard)s::int, -%(charge)s::bigint FROM entry
-  ON CONFLICT (workspace_id, shard)
-  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
-  RETURNING 1
-), spend AS (
-  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
-  SELECT %(key)s::bigint, %(cycle)s::timestamptz, %(charge)s::bigint FROM entry
-  ON CONFLICT (key_id, cycle_start)
-  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
-  RETURNING 1
-)
-SELECT (SELECT micro FROM bal) FROM ev
-"""
-_BALANCE_JSON = (
-    "jsonb_set(%(f_response)s::jsonb, '{balance}', "
-    "to_jsonb(round(bal.micro::numeric / 1000000, 6)::text))"
-)
-# Every parameter carries an explicit type: the statement is prepared once per process
-# (server-side binding), and a type guessed from the first value must never narrow a later
-# one. Text, not varchar(n): an explicit cast to varchar(n) would truncate silently, an
-# assignment to the column refuses what is too long.
-_CASTS = {
-    "CharField": "text", "JSONField": "jsonb", "DateTimeField": "timestamptz",
-    "BooleanField": "boolean", "BigIntegerField": "bigint", "PositiveSmallIntegerField": "bigint",
-    "ForeignKey": "bigint",
-}
-_one_sql_cache = {}
-
-
-def _one_sql(with_balance):
-    sql = _one_sql_cache.get(with_balance)
-    if sql is None:
-        quote = connection.ops.quote_name
-        fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
-        values = []
-        for f in fields:
-            if f.attname == "response" and with_balance:
-                values.append(_BALANCE_JSON)
-            else:
-                values.append(f"%(f_{f.attname})s::{_CASTS[f.get_internal_type()]}")
-        sql = _ONE_SQL.format(columns=", ".join(quote(f.column) for f in fields), values=", ".join(values))
-        _one_sql_cache[with_balance] = sql
-    return sql
-
-
-_EVENT_FIELDS = None
-
-
-def _record_one_pg(prepared, now):
-    """The single-event path on PostgreSQL (see _ONE_SQL). None when nothing was inserted."""
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    global _EVENT_FIELDS
-    if _EVENT_FIELDS is None:
-        _EVENT_FIELDS = [
-            (f"f_{f.attname}", f.attname, f.get_internal_type() == "JSONField")
-            for f in UsageEvent._meta.concrete_fields if not f.primary_key
-        ]
-    charge = prepared.charged_micro if prepared.billed else 0
-    status, body = _response(prepared, 0)  # the balance is filled in by the statement
-    row = _row(prepared, now, status, body)
-    # The values _row made are already of the columns' types (aware datetimes, str, int,
-    # bool); only JSON needs wrapping, exactly as JSONField.get_db_prep_save would (no custom
-    # encoder on these fields), at a fraction of the field machinery's cost.
-    params = {}
-    for name, attname, is_json in _EVENT_FIELDS:
-        value = getattr(row, attname)
-        params[name] = Jsonb(value) if is_json and value is not None else value
-    params.update(
-        ws=prepared.workspace_id, charge=charge, kind=EntryKind.USAGE.value, now=now,
-        reference=usage_reference(prepared.workspace_id, prepared.event_id),
-        memo=f"{prepared.event.product} ({prepared.event_id})"[:200],
-        shard=random.randrange(SHARDS), key=prepared.key.pk,
-        cycle=connection.ops.adapt_datetimefield_value(
-            key_services.cycle_start_cached(prepared.workspace_id)) if charge > 0 else None,
-    )
-    sql = _one_sql("balance" in body)
+def _write_pg(prepared_list):
+    """PostgreSQL: write events of distinct (workspace, id) in one statement (usage.pgwrite);
+    fills each one's `result`, the stored first answer for those recorded before."""
+    items = []
+    for p in prepared_list:
+        status, body = _response(p, 0)  # the balance is filled in by the statement
+        p.result = UsageResult(status, body)
+        charge = p.charged_micro if p.billed else 0
+        items.append((
+            _row(p, p.now, status, body),
+            charge,
+            usage_reference(p.workspace_id, p.event_id),
+            f"{p.event.product} ({p.event_id})"[:200],
+            key_services.cycle_start_cached(p.workspace_id) if charge > 0 else None,
+        ))
+    charged = sorted({p.workspace_id for p in prepared_list if p.billed and p.charged_micro > 0})
     in_transaction = connection.in_atomic_block
-    if charge > 0 and in_transaction:
-        spend_changed(prepared.workspace_id)  # now and after the caller's commit
+    if in_transaction:
+        spends_changed(charged)  # now and after the caller's commit
 
     def work():
+        # Inside a caller's transaction a savepoint, so a deadlock can be retried.
         with transaction.atomic() if in_transaction else nullcontext():
-            connection.ensure_connection()
-            # psycopg's own cursor: server-side binding and a prepared statement, so neither
-            # the client quotes 30 values nor the server plans five statements each time.
-            with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(sql, params, prepare=True)
-                return cursor.fetchone()
+            return pgwrite.events_write(items)
 
-    found = _with_retries(work)
-    if charge > 0 and not in_transaction:
-        # authorize's cached spend of the workspace is stale from here, before we return.
-        # spend_changed also bumps before the write, for readers inside a transaction's
-        # window; an autocommit statement has no such window (it is visible exactly when it
-        # returns), so a bump before it would guard nothing this one does not.
-        spend_version_bump(prepared.workspace_id)
-    if found is None:
-        return None
-    if "balance" in body:
-        body["balance"] = format_credits(found[0])
-    return UsageResult(status, body)
+    written = _with_retries(work)
+    if not in_transaction:
+        # authorize's cached spend states are stale from here, before anyone is answered.
+        # An autocommit statement is visible exactly when it returns, so a bump before it
+        # would guard nothing this one does not.
+        spend_versions_bump(charged)
+    missing = []
+    for index, p in enumerate(prepared_list):
+        if index not in written:
+            missing.append(p)
+        elif "balance" in p.result.body:
+            p.result.body["balance"] = format_credits(written[index])
+    stored = pgwrite.stored_answers({(p.workspace_id, p.event_id) for p in missing})
+    for p in missing:
+        p.result = _replayed(p, stored.get((p.workspace_id, p.event_id)))
 
 
 def _record_one(prepared, now):
-    if connection.vendor == "postgresql":
-        result = _record_one_pg(prepared, now)
-        if result is None:
-            return _replayed(prepared, _stored(prepared.workspace_id, prepared.event_id))
-        return result
+    """The portable single-event path (SQLite)."""
 
     def work():
         with transaction.atomic():
@@ -528,7 +409,7 @@ def _record_one(prepared, now):
 
 
 def _record_many(prepared_list, now):
-    """Record the first occurrences of a batch; fills each one's `result`."""
+    """The portable path (SQLite) for events of distinct (workspace, id); fills `result`."""
     pairs = {(p.workspace_id, p.event_id): p for p in prepared_list}
     workspace_ids = sorted({p.workspace_id for p in prepared_list})
 
@@ -613,7 +494,14 @@ def usage_record(data, *, now=None):
             error.body["error"]["message"], error.body["error"]["param"],
             status=error.status, code=error.body["error"]["code"],
         )
-    result = _record_one(prepared, now)
+    if connection.vendor != "postgresql":
+        result = _record_one(prepared, now)
+    elif connection.in_atomic_block:
+        # Inside a caller's transaction the event must be written by this thread's
+        # connection, in that transaction.
+        result = _record_all([prepared])[0]
+    else:
+        result = _committer.submit(prepared)
     _touch_key(prepared.key)
     return result
 
@@ -637,25 +525,41 @@ def usage_record_batch(items, *, now=None):
             if error.get("param"):
                 error["param"] = f"events[{p.index}].{error['param']}"
             p.error = UsageResult(p.error.status, {"id": p.event_id, "error": error})
+    valid = [p for p in prepared if p.error is None]
+    if valid:
+        _record_all(valid)
+    for key in {p.key.pk: p.key for p in valid}.values():
+        _touch_key(key)
+    return [p.error or p.result for p in prepared]
+
+
+def _record_all(prepared_list):
+    """Record prepared events whose ids may repeat; returns their results, in order.
+
+    The first occurrence of each (workspace, id) is written; a repeat gets the same answer,
+    or 409 when its body differs.
+    """
     first, repeats = {}, []
-    for p in prepared:
-        if p.error is not None:
-            continue
+    for p in prepared_list:
         pair = (p.workspace_id, p.event_id)
         if pair in first:
             repeats.append((p, first[pair]))
         else:
             first[pair] = p
-    if first:
-        _record_many(list(first.values()), now)
+    if connection.vendor == "postgresql":
+        _write_pg(list(first.values()))
+    else:
+        _record_many(list(first.values()), prepared_list[0].now)
     for p, original in repeats:
         if p.body_hash == original.body_hash:
             p.result = original.result
         else:
             p.result = _replayed(p, {"body_hash": original.body_hash})
-    for key in {p.key.pk: p.key for p in first.values()}.values():
-        _touch_key(key)
-    return [p.error or p.result for p in prepared]
+    return [p.result for p in prepared_list]
+
+
+# Single events of concurrent requests in this process share one write (usage.groupcommit).
+_committer = GroupCommitter(_record_all)
 
 
 def _touch_key(key):

@@ -1,0 +1,172 @@
+"""PostgreSQL: any number of new usage events written, charged and answered by ONE statement.
+
+Every write of usage events on PostgreSQL comes here: one event, a batch of up to 1000, or
+the single events of concurrent requests gathered by usage.groupcommit. One statement is
+atomic on its own, so in autocommit it needs no BEGIN/COMMIT round trips, and the cost of a
+round trip, a commit and a WAL flush is shared by every event in it.
+
+What the statement does, in order:
+- `fresh`: the events not stored yet in the statement's snapshot;
+- `priced`: each one's balance after its charge: the workspace's shards summed, minus the
+  running total of the group's charges of that workspace (in the order the events came);
+- `ev`: inserts them in (workspace, event id) order with ON CONFLICT DO NOTHING, the
+  stored first response carrying that balance (formatted like billing.money.format_credits);
+  an in-flight twin from another process makes our insert wait for its commit and then
+  skip the row;
+- only for the rows `ev` really inserted: one ledger row each (`usage:<ws>:<id>` is
+  unique), one shard upsert per workspace (in workspace order) and one key-spend upsert per
+  key and cycle (in key order), so two statements always take row locks in the same order.
+The caller gets back which events were written and the balance each answer shows; an event
+that was not written was recorded by someone else first, and its stored answer is read by
+`stored_answers`.
+"""
+
+import random
+
+from django.db import connection
+
+from billing.ledger import SHARDS
+from billing.models import EntryKind
+from usage.models import UsageEvent
+
+# Every parameter is an array with an explicit element type. Text, not varchar(n): an
+# explicit cast to varchar(n) would truncate silently, an assignment to the column refuses
+# what is too long.
+_ARRAY_TYPES = {
+    "CharField": "text", "JSONField": "jsonb", "DateTimeField": "timestamptz",
+    "BooleanField": "boolean", "BigIntegerField": "bigint", "PositiveSmallIntegerField": "int",
+    "ForeignKey": "bigint",
+}
+# Per-event values the statement needs besides the event's own columns.
+_EXTRA = [
+    ("ord", "int"), ("charge", "bigint"), ("reference", "text"), ("memo", "text"),
+    ("shard", "int"), ("cycle", "timestamptz"), ("has_balance", "boolean"),
+]
+
+_SQL = """
+WITH input AS (
+  SELECT * FROM unnest({arrays}) AS i({names})
+), fresh AS (
+  SELECT i.* FROM input i
+  WHERE NOT EXISTS (
+    SELECT 1 FROM usage_usageevent e
+    WHERE e.workspace_id = i.workspace_id AND e.event_id = i.event_id
+  )
+), bal AS (
+  SELECT workspace_id, SUM(balance_micro) AS micro FROM billing_balanceshard
+  WHERE workspace_id IN (SELECT workspace_id FROM fresh) GROUP BY workspace_id
+), priced AS (
+  SELECT f.*, COALESCE(b.micro, 0)
+              - SUM(f.charge) OVER (PARTITION BY f.workspace_id ORDER BY f.ord) AS balance_after
+  FROM fresh f LEFT JOIN bal b USING (workspace_id)
+), ev AS (
+  INSERT INTO usage_usageevent ({columns})
+  SELECT {values} FROM priced
+  ORDER BY workspace_id, event_id
+  ON CONFLICT (workspace_id, event_id) DO NOTHING
+  RETURNING workspace_id, event_id
+), charged AS (
+  SELECT p.* FROM priced p JOIN ev USING (workspace_id, event_id) WHERE p.charge > 0
+), entry AS (
+  INSERT INTO billing_ledgerentry
+    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
+  SELECT workspace_id, '{usage}', -charge, reference, memo, NULL, received_at
+  FROM charged ORDER BY reference
+), shard AS (
+  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
+  SELECT workspace_id, MIN(shard), -SUM(charge) FROM charged
+  GROUP BY workspace_id ORDER BY workspace_id
+  ON CONFLICT (workspace_id, shard)
+  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
+), spend AS (
+  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
+  SELECT key_id, cycle, SUM(charge) FROM charged
+  GROUP BY key_id, cycle ORDER BY key_id, cycle
+  ON CONFLICT (key_id, cycle_start)
+  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
+)
+SELECT p.ord, p.balance_after FROM priced p JOIN ev USING (workspace_id, event_id)
+"""
+_BALANCE_JSON = (
+    "CASE WHEN has_balance THEN jsonb_set(response, '{balance}', "
+    "to_jsonb(round(balance_after::numeric / 1000000, 6)::text)) ELSE response END"
+)
+
+_statement = None
+
+
+def _fields():
+    return [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _sql():
+    global _statement
+    if _statement is None:
+        fields = _fields()
+        types = [t for _n, t in _EXTRA] + [_ARRAY_TYPES[f.get_internal_type()] for f in fields]
+        names = [n for n, _t in _EXTRA] + [f.column for f in fields]
+        values = [_BALANCE_JSON if f.column == "response" else f.column for f in fields]
+        _statement = _SQL.format(
+            arrays=", ".join(f"%b::{t}[]" for t in types),
+            names=", ".join(names),
+            columns=", ".join(f.column for f in fields),
+            values=", ".join(values),
+            usage=EntryKind.USAGE.value,
+        )
+    return _statement
+
+
+def events_write(items):
+    """Write `items`, each (row, charge, reference, memo, key spend cycle or None).
+
+    `row` holds the UsageEvent column values by attname (its `response` is the first answer
+    without its balance, which the statement fills in). Returns {index: balance_micro} for
+    the items this statement wrote; the others were already recorded.
+    """
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    fields = _fields()
+    shards = {}  # one random shard per workspace and statement
+    columns = [[] for _ in range(len(_EXTRA) + len(fields))]
+    for index, (row, charge, reference, memo, cycle) in enumerate(items):
+        workspace_id = row.workspace_id
+        if workspace_id not in shards:
+            shards[workspace_id] = random.randrange(SHARDS)
+        extra = (index, charge, reference, memo, shards[workspace_id], cycle, "balance" in row.response)
+        for column, value in zip(columns, extra):
+            column.append(value)
+        for column, f in zip(columns[len(_EXTRA):], fields):
+            value = getattr(row, f.attname)
+            if value is not None and f.get_internal_type() == "JSONField":
+                value = Jsonb(value)
+            column.append(value)
+    connection.ensure_connection()
+    # psycopg's own cursor: binary array parameters (Django's client-side cursor would
+    # escape every element with regular expressions, the slowest part of a batch).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_sql(), columns, binary=True)
+        return dict(cursor.fetchall())
+
+
+def stored_answers(pairs):
+    """{(workspace_id, event_id): {body_hash, response_status, response}} of stored events."""
+    if not pairs:
+        return {}
+    import psycopg
+
+    pairs = sorted(pairs)
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            "SELECT e.workspace_id, e.event_id, e.body_hash, e.response_status, e.response"
+            " FROM usage_usageevent e"
+            " JOIN unnest(%b::bigint[], %b::text[]) AS p(ws, id)"
+            " ON e.workspace_id = p.ws AND e.event_id = p.id",
+            [[ws for ws, _id in pairs], [event_id for _ws, event_id in pairs]],
+            binary=True,
+        )
+        return {
+            (ws, event_id): {"body_hash": h, "response_status": status, "response": response}
+            for ws, event_id, h, status, response in cursor.fetchall()
+        }
