@@ -92,9 +92,16 @@ def spend_version_read(workspace_id):
 
 def spend_version_bump(workspace_id):
     """Bump a workspace's spend version once, now (see spend_changed for the usual call)."""
-    if not cache_enabled():
+    spend_versions_bump([workspace_id])
+
+
+def spend_versions_bump(workspace_ids):
+    """spend_version_bump for many workspaces, in one round trip: for writes that are
+    visible the moment they return (one autocommit statement), where a bump before the
+    write would guard nothing."""
+    if not cache_enabled() or not workspace_ids:
         return
-    _spend_versions_bump([workspace_id])
+    _spend_versions_bump(workspace_ids)
 
 
 def _spend_versions_bump(workspace_ids):
