@@ -7,6 +7,7 @@ sees a staff edit on its next event. Scheduled versions need no reload: the snap
 every version and the one in force is chosen by time at each call.
 """
 
+import bisect
 import logging
 import threading
 import time
@@ -91,6 +92,15 @@ class Catalog:
         self._series = {}
         for version in sorted(self.versions, key=lambda v: v.effective_from):
             self._series.setdefault((version.product, version.unit), []).append(version)
+        self._moments = sorted({version.effective_from for version in self.versions})
+        # Quotes already worked out with this catalog (usage.pricing): a new catalog, made
+        # whenever a price changes, starts with none.
+        self.quotes = {}
+
+    def era(self, at):
+        """Which versions are in force at `at`, as a number: two moments with the same era
+        see exactly the same prices (no version takes effect between them)."""
+        return bisect.bisect_right(self._moments, at)
 
     def in_force(self, product_pattern, unit, at):
         current = None

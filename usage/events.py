@@ -6,6 +6,7 @@ units, limits, NaN. Quantities become exact Decimals (read_json_object already h
 over as strings), never floats. What a quantity costs is usage.pricing's business.
 """
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
@@ -160,8 +161,12 @@ def event_as_dict(event):
     }
 
 
+@functools.lru_cache(maxsize=4096)
 def decimal_text(value):
-    """'2', '0.5', '600': a Decimal without exponent or trailing zeros."""
+    """'2', '0.5', '600': a Decimal without exponent or trailing zeros.
+
+    Remembered: the same few quantities and prices recur in every event (equal Decimals,
+    such as 1 and 1.0, have the same text, so sharing an entry is right)."""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "0") else text
 

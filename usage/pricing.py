@@ -7,6 +7,7 @@ up), and the total is the sum of the rounded rows, so a receipt always adds up.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 
 from billing.money import MICRO, format_credits, format_usd
@@ -43,17 +44,19 @@ class QuoteRow:
 
 @dataclass(frozen=True)
 class Quote:
+    """Shared between events of the same shape (see price_event): never modify one."""
+
     rows: tuple
     total_micro: int  # what is charged: the sum of the rows, or 0 when not billed
     billed: bool = True
     not_billed_reason: str | None = None  # "client_error" or "server_error"
 
-    @property
+    @cached_property
     def breakdown(self):
         """The API's breakdown rows: the same for quote, usage and the estimator."""
         return [row_payload(row) for row in self.rows]
 
-    @property
+    @cached_property
     def price_versions(self):
         """The ids of the price versions the rows used, kept with every charge."""
         return sorted({row.price_id for row in self.rows} - {None})
@@ -74,6 +77,37 @@ def price_event(event, *, workspace=None, at=None):
     if at is None:
         at = min(event.occurred_at, now) if event.occurred_at else now
     catalog = price_catalog.catalog_current()
+    memo = _memo_key(event, catalog, at)
+    quote = catalog.quotes.get(memo) if memo is not None else None
+    if quote is None:
+        quote = _quote(event, catalog, at, workspace)
+        if memo is not None and len(catalog.quotes) < MEMO_SIZE:
+            catalog.quotes[memo] = quote
+    return quote
+
+
+# Gateway traffic repeats a few shapes of event (one page of document.invoice on auto)
+# thousands of times: each shape is priced once per catalog and price era.
+MEMO_SIZE = 20_000
+
+
+def _memo_key(event, catalog, at):
+    """What a quote depends on, or None when it also depends on the workspace (custom
+    models are priced only if registered) and must be worked out each time."""
+    parts = event.parts
+    if any(line.product.startswith("custom.") for line in parts):
+        return None
+    return (
+        catalog.era(at), event.status_code, event.line is None,
+        tuple(
+            (line.product, line.tier, line.tier_given, line.grounding,
+             tuple(sorted(line.quantity.items())), line.machine, line.instance)
+            for line in parts
+        ),
+    )
+
+
+def _quote(event, catalog, at, workspace):
     reason = not_billed_reason(event.status_code)
 
     rows = []

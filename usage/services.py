@@ -340,12 +340,12 @@ def _write_pg(prepared_list):
         status, body = _response(p, 0)  # the balance is filled in by the statement
         p.result = UsageResult(status, body)
         charge = p.charged_micro if p.billed else 0
-        items.append((
-            _row(p, p.now, status, body),
-            charge,
-            usage_reference(p.workspace_id, p.event_id),
-            f"{p.event.product} ({p.event_id})"[:200],
-            key_services.cycle_start_cached(p.workspace_id) if charge > 0 else None,
+        items.append(pgwrite.EventWrite(
+            row=_row(p, p.now, status, body),
+            charge=charge,
+            reference=usage_reference(p.workspace_id, p.event_id),
+            memo=f"{p.event.product} ({p.event_id})"[:200],
+            cycle=key_services.cycle_start_cached(p.workspace_id) if charge > 0 else None,
         ))
     charged = sorted({p.workspace_id for p in prepared_list if p.billed and p.charged_micro > 0})
     in_transaction = connection.in_atomic_block
