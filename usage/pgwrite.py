@@ -3,9 +3,11 @@
 Every write of usage events on PostgreSQL comes here: one event, a batch of up to 1000, or
 the single events of concurrent requests gathered by usage.groupcommit. One statement is
 atomic on its own, so in autocommit it needs no BEGIN/COMMIT round trips, and the cost of a
-round trip, a commit and a WAL flush is shared by every event in it.
+round trip, a commit and a WAL flush is shared by every event in it. A write of one event
+uses a lighter statement of its own (_ONE_SQL, same rules, a third of the server's time);
+everything else, _SQL.
 
-What the statement does, in order:
+What _SQL does, in order:
 - `fresh`: the events not stored yet in the statement's snapshot;
 - `priced`: each one's balance after its charge: the workspace's shards summed, minus the
   running total of the group's charges of that workspace (in the order the events came);
@@ -33,7 +35,7 @@ from usage.models import UsageEvent
 # Every parameter is an array with an explicit element type. Text, not varchar(n): an
 # explicit cast to varchar(n) would truncate silently, an assignment to the column refuses
 # what is too long.
-_ARRAY_TYPES = {
+_TYPES = {
     "CharField": "text", "JSONField": "jsonb", "DateTimeField": "timestamptz",
     "BooleanField": "boolean", "BigIntegerField": "bigint", "PositiveSmallIntegerField": "int",
     "ForeignKey": "bigint",
@@ -88,12 +90,50 @@ WITH input AS (
 )
 SELECT p.ord, p.balance_after FROM priced p JOIN ev USING (workspace_id, event_id)
 """
-_BALANCE_JSON = (
-    "CASE WHEN has_balance THEN jsonb_set(response, '{balance}', "
-    "to_jsonb(round(balance_after::numeric / 1000000, 6)::text)) ELSE response END"
+
+
+def _balance_set(response):
+    """SQL: the answer `response` with its balance set to balance_after, formatted like
+    billing.money.format_credits (six places)."""
+    return (f"jsonb_set({response}, '{{balance}}', "
+            "to_jsonb(round(balance_after::numeric / 1000000, 6)::text))")
+
+# One event: the same rules with scalar parameters. Everything after the event INSERT reads
+# FROM its RETURNING, so a replay or a concurrent twin writes nothing at all.
+_ONE_SQL = """
+WITH bal AS (
+  SELECT COALESCE(SUM(balance_micro), 0) - %(charge)s::bigint AS balance_after
+  FROM billing_balanceshard WHERE workspace_id = %(f_workspace_id)s::bigint
+), ev AS (
+  INSERT INTO usage_usageevent ({columns})
+  SELECT {values} FROM bal
+  ON CONFLICT (workspace_id, event_id) DO NOTHING
+  RETURNING id
+), entry AS (
+  INSERT INTO billing_ledgerentry
+    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
+  SELECT %(f_workspace_id)s::bigint, '{usage}', -%(charge)s::bigint, %(reference)s::text,
+         %(memo)s::text, NULL, %(f_received_at)s::timestamptz
+  FROM ev WHERE %(charge)s::bigint > 0
+  RETURNING id
+), shard AS (
+  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
+  SELECT %(f_workspace_id)s::bigint, %(shard)s::int, -%(charge)s::bigint FROM entry
+  ON CONFLICT (workspace_id, shard)
+  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
+  RETURNING 1
+), spend AS (
+  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
+  SELECT %(f_key_id)s::bigint, %(cycle)s::timestamptz, %(charge)s::bigint FROM entry
+  ON CONFLICT (key_id, cycle_start)
+  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
+  RETURNING 1
 )
+SELECT 0, (SELECT balance_after FROM bal) FROM ev
+"""
 
 _statement = None
+_one_statement = {}
 
 
 class EventWrite(NamedTuple):
@@ -116,9 +156,10 @@ def _sql():
     global _statement
     if _statement is None:
         fields = _fields()
-        types = [t for _n, t in _EXTRA] + [_ARRAY_TYPES[f.get_internal_type()] for f in fields]
+        types = [t for _n, t in _EXTRA] + [_TYPES[f.get_internal_type()] for f in fields]
         names = [n for n, _t in _EXTRA] + [f.column for f in fields]
-        values = [_BALANCE_JSON if f.column == "response" else f.column for f in fields]
+        response = f"CASE WHEN has_balance THEN {_balance_set('response')} ELSE response END"
+        values = [response if f.column == "response" else f.column for f in fields]
         _statement = _SQL.format(
             arrays=", ".join(f"%b::{t}[]" for t in types),
             names=", ".join(names),
@@ -129,10 +170,29 @@ def _sql():
     return _statement
 
 
+def _one_sql(has_balance):
+    statement = _one_statement.get(has_balance)
+    if statement is None:
+        fields = _fields()
+        values = [f"%(f_{f.attname})s::{_TYPES[f.get_internal_type()]}" for f in fields]
+        if has_balance:
+            index = [f.column for f in fields].index("response")
+            values[index] = _balance_set(values[index])
+        statement = _one_statement[has_balance] = _ONE_SQL.format(
+            columns=", ".join(f.column for f in fields),
+            values=", ".join(values),
+            usage=EntryKind.USAGE.value,
+        )
+    return statement
+
+
 def events_write(items):
     """Write EventWrites; returns {index: balance_micro} for those this statement wrote
     (the others were already recorded)."""
     import psycopg
+
+    if len(items) == 1:
+        return _one_write(items[0])
     from psycopg.types.json import Jsonb
 
     shards = {}  # one random shard per workspace and statement
@@ -159,7 +219,30 @@ def events_write(items):
     # psycopg's own cursor: binary array parameters (Django's client-side cursor would
     # escape every element with regular expressions, the slowest part of a batch).
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_sql(), columns, binary=True)
+        # Prepared once per connection (psycopg then skips parsing it again).
+        cursor.execute(_sql(), columns, binary=True, prepare=True)
+        return dict(cursor.fetchall())
+
+
+def _one_write(item):
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    row = item.row
+    params = {
+        "charge": item.charge, "reference": item.reference, "memo": item.memo,
+        "shard": random.randrange(SHARDS), "cycle": item.cycle,
+    }
+    for f in _fields():
+        value = getattr(row, f.attname)
+        if value is not None and f.get_internal_type() == "JSONField":
+            value = Jsonb(value)
+        params[f"f_{f.attname}"] = value
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # Server-side binding, prepared once per connection: every parameter has an explicit
+        # type, so none is ever narrowed to what the first value looked like.
+        cursor.execute(_one_sql("balance" in row.response), params, prepare=True)
         return dict(cursor.fetchall())
 
 
