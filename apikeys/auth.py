@@ -74,12 +74,12 @@ def service_token_check(secret):
         raise InvalidServiceToken()
     if _settings_token_matches(secret):
         return None
-    if not secret_is_well_formed(secret, SERVICE_TOKEN_PREFIX):
-        raise InvalidServiceToken()
     digest = secret_hash(secret)
     cached, cached_marker = keycache.cache_get("svc", digest)
-    if cached:
+    if cached:  # only a well-formed secret was ever cached: no need to check its shape again
         return cached_marker
+    if not secret_is_well_formed(secret, SERVICE_TOKEN_PREFIX):
+        raise InvalidServiceToken()
     marker = keycache.marker_read()  # read before the database, see apikeys.keycache
     if not ServiceToken.objects.filter(token_hash=digest, revoked_at__isnull=True).exists():
         raise InvalidServiceToken()
@@ -107,11 +107,13 @@ def key_record_check(secret, now=None):
     A marker is returned when the record came from the per-process cache: the caller must
     confirm it is current (the rate-limit script does) before trusting the answer.
     """
-    if not secret_is_well_formed(secret, KEY_PREFIX):
-        raise InvalidApiKey()
     digest = secret_hash(secret)
     record, cached_marker = keycache.cache_get("key", digest)
     if record is None:
+        # Checked only on a miss: every cached entry was filled from a well-formed secret,
+        # and no other string has its hash, so a hit needs no second check.
+        if not secret_is_well_formed(secret, KEY_PREFIX):
+            raise InvalidApiKey()
         marker = keycache.marker_read()  # read before the database, see apikeys.keycache
         record = key_record_by_hash(digest)
         if record is None:

@@ -7,8 +7,8 @@ checks are evaluated first (reads only) and the rate-limit script is told whethe
 a slot, so one Redis round trip decides both "429 or not" and "count it or not".
 """
 
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
 
 from django.utils import timezone
 
@@ -46,10 +46,10 @@ def ratelimit_headers(decision):
 
 
 def reset_iso(decision):
+    """The reset moment as UTC ISO 8601 to the (truncated) second, e.g. 2026-11-23T09:00:00Z."""
     if decision.limit is None:
         return None
-    moment = datetime.fromtimestamp(decision.reset_ms / 1000, tz=dt_timezone.utc)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(decision.reset_ms // 1000))
 
 
 def _pending_refusal(record, state, key_spent_micro):

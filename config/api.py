@@ -54,10 +54,13 @@ def json_api(view):
 
 def read_json_object(request, *, max_bytes=5 * 1024 * 1024):
     """The request body as a dict, or InvalidRequest saying what is wrong with it."""
-    if len(request.body) > max_bytes:
+    body = request.body
+    if len(body) > max_bytes:
         raise InvalidRequest(f"The body is larger than {max_bytes // (1024 * 1024)} MB.")
+    body = body or b"null"
     try:
-        data = json.loads(request.body or b"null", parse_float=str, parse_constant=_refuse)
+        # What json.loads does with bytes, minus building a new decoder on every call.
+        data = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("The body is not valid JSON.")
     if not isinstance(data, dict):
@@ -68,6 +71,10 @@ def read_json_object(request, *, max_bytes=5 * 1024 * 1024):
 def _refuse(constant):
     # NaN, Infinity and -Infinity are not JSON numbers; never let them reach money.
     raise ValueError(constant)
+
+
+# Decimals stay strings until a route parses them (never a binary float).
+_DECODER = json.JSONDecoder(parse_float=str, parse_constant=_refuse)
 
 
 def reject_unknown_fields(data, allowed, prefix=""):
