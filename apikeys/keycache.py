@@ -20,7 +20,13 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 
-from apikeys.ratelimit import GENERATION_KEY, SPEND_VERSION_KEY, RedisUnavailable, redis_call
+from apikeys.ratelimit import (
+    GENERATION_KEY,
+    SPEND_VERSION_KEY,
+    RedisUnavailable,
+    redis_call,
+    redis_direct,
+)
 
 TTL_SECONDS = 60
 # Spend states (balance, plan, a key's spend this cycle) are cached per workspace under its
@@ -106,17 +112,17 @@ def spend_versions_bump(workspace_ids):
 
 def _spend_versions_bump(workspace_ids):
     """One Redis round trip that bumps every given workspace's spend version."""
+    commands = []
+    for workspace_id in workspace_ids:
+        key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
+        commands += [("INCR", key), ("EXPIRE", key, MARKER_TTL_SECONDS)]
 
-    def bump(client):
-        pipe = client.pipeline(transaction=False)
-        for workspace_id in workspace_ids:
-            key = SPEND_VERSION_KEY.format(workspace_id=workspace_id)
-            pipe.incr(key)
-            pipe.expire(key, MARKER_TTL_SECONDS)
-        pipe.execute()
+    def talk(_client, connection):
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
 
     try:
-        redis_call(bump)
+        redis_direct(talk)
     except RedisUnavailable:
         pass  # cached spend states then live for at most SPEND_TTL_SECONDS
 

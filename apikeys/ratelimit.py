@@ -152,42 +152,47 @@ def _own_connection(client):
     return held[2]
 
 
-def _script_run(keys, args):
-    """EVALSHA of SCRIPT on this thread's own connection.
+def redis_direct(talk):
+    """talk(client, connection) on this thread's own connection; RedisUnavailable on error.
 
-    The hot path of authorize: the pool's checkout and return, the retry wrapper and the
-    Script object together cost about as much as Redis' own work, so the command goes
-    straight down one connection that only this thread uses. A connection Redis closed
-    while it sat idle gets one fresh try; a timeout does not (a slow Redis must cost
-    authorize milliseconds, not seconds). Errors are those of redis_call: RedisUnavailable.
+    For the hot paths (authorize's script, the usage call's spend-version bump): the pool's
+    checkout and return, the retry wrapper and pipeline objects together cost about as much
+    as Redis' own work, so commands go straight down one connection only this thread uses.
+    A connection Redis closed while it sat idle gets one fresh try; a timeout does not (a
+    slow Redis must cost milliseconds, not seconds).
     """
     import redis
 
     client = redis_client()
     connection = _own_connection(client)
-    command = ("EVALSHA", client._md_script.sha, len(keys), *keys, *args)
     try:
         try:
-            return _evalsha(client, connection, command)
+            return talk(client, connection)
         except redis.exceptions.ConnectionError:
             connection.disconnect()
-            return _evalsha(client, connection, command)
+            return talk(client, connection)
     except redis.exceptions.RedisError as error:
         connection.disconnect()
         _log_failure(error)
         raise RedisUnavailable(str(error)) from error
 
 
-def _evalsha(client, connection, command):
-    import redis
+def _script_run(keys, args):
+    """EVALSHA of SCRIPT (see redis_direct)."""
 
-    try:
-        connection.send_command(*command)
-        return connection.read_response()
-    except redis.exceptions.NoScriptError:  # a restarted or flushed Redis forgot the script
-        client.script_load(SCRIPT)
-        connection.send_command(*command)
-        return connection.read_response()
+    def talk(client, connection):
+        import redis
+
+        command = ("EVALSHA", client._md_script.sha, len(keys), *keys, *args)
+        try:
+            connection.send_command(*command)
+            return connection.read_response()
+        except redis.exceptions.NoScriptError:  # a restarted or flushed Redis forgot it
+            client.script_load(SCRIPT)
+            connection.send_command(*command)
+            return connection.read_response()
+
+    return redis_direct(talk)
 
 
 def ratelimit_hit(
