@@ -56,8 +56,11 @@ WITH input AS (
     WHERE e.workspace_id = i.workspace_id AND e.event_id = i.event_id
   )
 ), bal AS (
-  SELECT workspace_id, SUM(balance_micro) AS micro FROM billing_balanceshard
-  WHERE workspace_id IN (SELECT workspace_id FROM fresh) GROUP BY workspace_id
+  -- One index lookup per workspace of the statement (a join could scan every shard).
+  SELECT w.workspace_id, (
+    SELECT SUM(s.balance_micro) FROM billing_balanceshard s WHERE s.workspace_id = w.workspace_id
+  ) AS micro
+  FROM (SELECT DISTINCT workspace_id FROM fresh) w
 ), priced AS (
   SELECT f.*, COALESCE(b.micro, 0)
               - SUM(f.charge) OVER (PARTITION BY f.workspace_id ORDER BY f.ord) AS balance_after
