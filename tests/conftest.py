@@ -62,8 +62,8 @@ def pytest_runtest_teardown(item, nextitem):
     data migrations loaded. Put them back once its fixtures are torn down, so the tests after
     it see a migrated database."""
     yield
-    if not _uses_transactions(item):
-        return
+    if nextitem is None or not _uses_transactions(item):
+        return  # (after the last test the test database is already gone)
     from importlib import import_module
 
     from django.apps import apps
