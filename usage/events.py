@@ -137,13 +137,14 @@ def parse_event(data, *, gateway):
     )
 
 
-def event_canonical(event):
+def event_canonical(event, as_dict=None):
     """A string equal for two bodies that mean the same event (API.md: compared after parsing).
 
     Key order, `2` vs "2.0", an omitted tier vs "auto" and an omitted grounding vs false all
     compare equal; the usage call stores this to tell a replay from a conflicting body.
+    `as_dict` is event_as_dict(event) when the caller has it already.
     """
-    return json.dumps(event_as_dict(event), sort_keys=True, separators=(",", ":"))
+    return json.dumps(as_dict or event_as_dict(event), sort_keys=True, separators=(",", ":"))
 
 
 def event_as_dict(event):

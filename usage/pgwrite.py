@@ -23,6 +23,7 @@ that was not written was recorded by someone else first, and its stored answer i
 `stored_answers`.
 """
 
+import json
 import random
 from typing import NamedTuple
 
@@ -159,10 +160,15 @@ def _sql():
     global _statement
     if _statement is None:
         fields = _fields()
-        types = [t for _n, t in _EXTRA] + [_TYPES[f.get_internal_type()] for f in fields]
+        # JSON travels as text (see _json_texts) and becomes jsonb in the INSERT.
+        types = [t for _n, t in _EXTRA]
+        types += ["text" if _is_json(f) else _TYPES[f.get_internal_type()] for f in fields]
         names = [n for n, _t in _EXTRA] + [f.column for f in fields]
-        response = f"CASE WHEN has_balance THEN {_balance_set('response')} ELSE response END"
-        values = [response if f.column == "response" else f.column for f in fields]
+        response = (
+            f"CASE WHEN has_balance THEN {_balance_set('response::jsonb')} ELSE response::jsonb END"
+        )
+        values = [f"{f.column}::jsonb" if _is_json(f) else f.column for f in fields]
+        values[[f.column for f in fields].index("response")] = response
         _statement = _SQL.format(
             arrays=", ".join(f"%b::{t}[]" for t in types),
             names=", ".join(names),
@@ -196,8 +202,6 @@ def events_write(items):
 
     if len(items) == 1:
         return _one_write(items[0])
-    from psycopg.types.json import Jsonb
-
     shards = {}  # one random shard per workspace and statement
     for item in items:
         if item.row.workspace_id not in shards:
@@ -215,9 +219,7 @@ def events_write(items):
     # Column by column: a list comprehension per column is much cheaper than a loop per row.
     for f in _fields():
         values = [getattr(row, f.attname) for row in rows]
-        if f.get_internal_type() == "JSONField":
-            values = [None if value is None else Jsonb(value) for value in values]
-        columns.append(values)
+        columns.append(_json_texts(values) if _is_json(f) else values)
     connection.ensure_connection()
     # psycopg's own cursor: binary array parameters (Django's client-side cursor would
     # escape every element with regular expressions, the slowest part of a batch).
@@ -247,6 +249,25 @@ def _one_write(item):
         # type, so none is ever narrowed to what the first value looked like.
         cursor.execute(_one_sql("balance" in row.response), params, prepare=True)
         return dict(cursor.fetchall())
+
+
+def _is_json(field):
+    return field.get_internal_type() == "JSONField"
+
+
+def _json_texts(values):
+    """JSON texts of `values`, each object serialized once: the events of a batch share
+    their quote's breakdown and price versions (usage.pricing memoizes quotes)."""
+    texts, seen = [], {}
+    for value in values:
+        if value is None:
+            texts.append(None)
+            continue
+        text = seen.get(id(value))
+        if text is None:
+            text = seen[id(value)] = json.dumps(value)
+        texts.append(text)
+    return texts
 
 
 def stored_answers(pairs):

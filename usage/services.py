@@ -62,6 +62,7 @@ class _Prepared:
     key: object = None
     workspace_id: int | None = None
     body_hash: str = ""
+    parsed: dict | None = None  # event_as_dict of the event
     charged_micro: int = 0
     billed: bool = False
     reason: str = ""
@@ -87,9 +88,9 @@ def _error_body(code, message, param=None):
 
 # --- Canonical body: what "the same body" means --------------------------------------------
 
-def body_hash(event):
+def body_hash(event, as_dict=None):
     """SHA-256 of the parsed event, so key order and 2 vs "2.0" do not matter."""
-    return hashlib.sha256(event_canonical(event).encode()).hexdigest()
+    return hashlib.sha256(event_canonical(event, as_dict).encode()).hexdigest()
 
 
 # --- Preparing events -------------------------------------------------------------------------
@@ -110,7 +111,8 @@ def _prepare(index, raw, now):
             raise ApiError("No API key has this key_id.", "key_id", status=401, code="invalid_api_key")
         prepared.key = key
         prepared.workspace_id = key.workspace_id
-        prepared.body_hash = body_hash(event)
+        prepared.parsed = event_as_dict(event)
+        prepared.body_hash = body_hash(event, prepared.parsed)
         _price(prepared, now)
     except ApiError as error:
         prepared.error = UsageResult(error.status, _error_body(error.code, error.message, error.param))
@@ -210,7 +212,7 @@ def _row(prepared, now, status, body):
             metadata_expires_at = now + timedelta(days=days)
         else:
             metadata = None  # zero data retention: never stored at all
-    parsed = event_as_dict(event)
+    parsed = prepared.parsed
     charged = prepared.billed and prepared.charged_micro > 0
     # The column values by attname, not a model instance: the insert reads them with
     # getattr, and a model's __init__ costs more than the rest of this function.
