@@ -8,6 +8,7 @@ over as strings), never floats. What a quantity costs is usage.pricing's busines
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
@@ -280,13 +281,16 @@ def _string(data, name, *, max_length, required, prefix="", why=None):
     return value.strip()
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _product(value, param):
     if value is None:
         raise InvalidRequest(f"{param} is required, e.g. \"document.invoice\".", param=param)
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
     value = value.strip()
-    if len(value) > MAX_PRODUCT or "*" in value or any(c.isspace() for c in value):
+    if len(value) > MAX_PRODUCT or "*" in value or _WHITESPACE.search(value):
         raise InvalidRequest(
             f"{param} must be a product id like \"document.invoice\" (no spaces or *).", param=param
         )

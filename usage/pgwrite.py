@@ -23,6 +23,7 @@ that was not written was recorded by someone else first, and its stored answer i
 `stored_answers`.
 """
 
+import functools
 import json
 import random
 from typing import NamedTuple
@@ -152,8 +153,16 @@ class EventWrite(NamedTuple):
     cycle: object
 
 
+@functools.cache
 def _fields():
-    return [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+    """The event columns this module writes (all but the id), in model order."""
+    return tuple(f for f in UsageEvent._meta.concrete_fields if not f.primary_key)
+
+
+@functools.cache
+def _one_params():
+    """(parameter name, attname, is JSON) of each column, for _one_write."""
+    return tuple((f"f_{f.attname}", f.attname, _is_json(f)) for f in _fields())
 
 
 def _sql():
@@ -238,11 +247,9 @@ def _one_write(item):
         "charge": item.charge, "reference": item.reference, "memo": item.memo,
         "shard": random.randrange(SHARDS), "cycle": item.cycle,
     }
-    for f in _fields():
-        value = getattr(row, f.attname)
-        if value is not None and f.get_internal_type() == "JSONField":
-            value = Jsonb(value)
-        params[f"f_{f.attname}"] = value
+    for name, attname, is_json in _one_params():
+        value = getattr(row, attname)
+        params[name] = Jsonb(value) if is_json and value is not None else value
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # Server-side binding, prepared once per connection: every parameter has an explicit
