@@ -28,6 +28,7 @@ from bench.common import (  # noqa: E402
     database_prepare,
     django_setup,
     machine_summary,
+    server_kind,
     table_print,
     wrk_run,
     wrk_script,
@@ -84,7 +85,7 @@ def main():
     ping = wrk_script("GET")
 
     print(f"Machine: {machine_summary()}")
-    print(f"App: gunicorn, 2 sync workers, DEBUG=0, {env['DATABASE_URL']}, {env['REDIS_URL']}")
+    print(f"App: gunicorn, 2 workers ({server_kind()}), DEBUG=0, {env['DATABASE_URL']}, {env['REDIS_URL']}")
     print(f"Load: wrk (2 threads) from a separate process; {len(secrets)} keys in "
           f"{WORKSPACES} workspaces, round-robin")
     results = []

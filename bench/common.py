@@ -79,6 +79,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def server_kind():
+    """How gunicorn runs: sync workers unless BENCH_GUNICORN_ARGS says otherwise."""
+    extra = os.environ.get("BENCH_GUNICORN_ARGS", "").strip()
+    return f"gunicorn {extra}" if extra else "sync"
+
+
 class Server:
     """gunicorn serving the app on 127.0.0.1:port with `workers` sync workers."""
 

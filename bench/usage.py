@@ -38,6 +38,7 @@ from bench.common import (  # noqa: E402
     django_setup,
     free_port,
     machine_summary,
+    server_kind,
     wrk_run,
     wrk_script,
 )
@@ -149,7 +150,7 @@ def main():
     ping = wrk_script("GET")
 
     print(f"Machine: {machine_summary()}")
-    print(f"App: gunicorn, 2 sync workers, DEBUG=0, {env['DATABASE_URL']}, {env['REDIS_URL']}")
+    print(f"App: gunicorn, 2 workers ({server_kind()}), DEBUG=0, {env['DATABASE_URL']}, {env['REDIS_URL']}")
     print(f"Load: wrk (2 threads) from a separate process; {WORKSPACES} workspaces x "
           f"{KEYS_PER_WORKSPACE} keys; 5% of events sent twice")
     results = []
