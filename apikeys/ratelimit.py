@@ -183,13 +183,13 @@ def _script_run(keys, args):
     def talk(client, connection):
         import redis
 
-        command = ("EVALSHA", client._md_script.sha, len(keys), *keys, *args)
+        command = connection.pack_command("EVALSHA", client._md_script.sha, len(keys), *keys, *args)
         try:
-            connection.send_command(*command)
+            connection.send_packed_command(command, check_health=False)
             return connection.read_response()
         except redis.exceptions.NoScriptError:  # a restarted or flushed Redis forgot it
             client.script_load(SCRIPT)
-            connection.send_command(*command)
+            connection.send_packed_command(command, check_health=False)
             return connection.read_response()
 
     return redis_direct(talk)
