@@ -34,9 +34,9 @@ from billing.ledger import SHARDS
 from billing.models import EntryKind
 from usage.models import UsageEvent
 
-# Every parameter is an array with an explicit element type. Text, not varchar(n): an
-# explicit cast to varchar(n) would truncate silently, an assignment to the column refuses
-# what is too long.
+# Every parameter has an explicit type (_SQL's are arrays of these). Text, not varchar(n):
+# an explicit cast to varchar(n) would truncate silently, an assignment to the column
+# refuses what is too long.
 _TYPES = {
     "CharField": "text", "JSONField": "jsonb", "DateTimeField": "timestamptz",
     "BooleanField": "boolean", "BigIntegerField": "bigint", "PositiveSmallIntegerField": "int",
@@ -102,6 +102,7 @@ def _balance_set(response):
     billing.money.format_credits (six places)."""
     return (f"jsonb_set({response}, '{{balance}}', "
             "to_jsonb(round(balance_after::numeric / 1000000, 6)::text))")
+
 
 # One event: the same rules with scalar parameters. Everything after the event INSERT reads
 # FROM its RETURNING, so a replay or a concurrent twin writes nothing at all.
