@@ -96,15 +96,10 @@ def spend_version_read(workspace_id):
     return value.decode() if value is not None else "0"
 
 
-def spend_version_bump(workspace_id):
-    """Bump a workspace's spend version once, now (see spend_changed for the usual call)."""
-    spend_versions_bump([workspace_id])
-
-
 def spend_versions_bump(workspace_ids):
-    """spend_version_bump for many workspaces, in one round trip: for writes that are
-    visible the moment they return (one autocommit statement), where a bump before the
-    write would guard nothing."""
+    """Bump the workspaces' spend versions once, now, in one round trip (spend_changed is the
+    usual call): for writes visible the moment they return (one autocommit statement), where
+    a bump before the write would guard nothing."""
     if not cache_enabled() or not workspace_ids:
         return
     _spend_versions_bump(workspace_ids)

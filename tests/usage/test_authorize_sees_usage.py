@@ -48,3 +48,14 @@ def test_a_batch_charge_makes_the_next_authorize_refuse(authorize, gateway, api_
     assert results[0]["balance"] == "-200.000000"
 
     assert authorize(secret).status_code == 402
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_charge_written_in_autocommit_makes_the_next_authorize_refuse(authorize, gateway, api_key):
+    # Outside any transaction the event is one autocommit statement (usage.pgwrite): the
+    # spend version must be bumped right after it, before the usage call answers.
+    key, secret = api_key
+    assert authorize(secret).status_code == 200
+    assert gateway(_drain(key)).json()["balance"] == "-200.000000"
+    assert authorize(secret).status_code == 402
