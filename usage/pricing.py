@@ -7,8 +7,8 @@ up), and the total is the sum of the rounded rows, so a receipt always adds up.
 """
 
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
+from functools import cached_property
 
 from billing.money import MICRO, format_credits, format_usd
 from config.api import ApiError, InvalidRequest
