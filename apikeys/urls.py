@@ -1,11 +1,10 @@
 from django.urls import path
 
-from apikeys import api, views
+from apikeys import views
 
 app_name = "apikeys"
 
 urlpatterns = [
-    path("api/v1/gateway/authorize", api.gateway_authorize, name="gateway_authorize"),
     path("settings/api-keys/", views.keys_list, name="list"),
     path("settings/api-keys/new/", views.keys_create, name="create"),
     path("settings/api-keys/<str:public_id>/revoke/", views.keys_revoke, name="revoke"),

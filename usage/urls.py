@@ -6,7 +6,6 @@ from usage import pages as usage_pages
 
 urlpatterns = [
     # metering
-    path("api/v1/gateway/usage", metering_api.gateway_usage, name="api_gateway_usage"),
     path("api/v1/usage", metering_api.usage_list, name="api_usage"),
     path("api/v1/balance", metering_api.balance, name="api_balance"),
     path("usage/", usage_pages.usage_page, name="usage"),
