@@ -1,13 +1,16 @@
 """JSON routes of this app: the gateway's authorize call."""
 
-import json
-
-from django.http import HttpResponse
-
 from apikeys.auth import bearer_secret, service_token_required
 from apikeys.gateway import authorize, ratelimit_headers, reset_iso
 from billing.money import format_credits
-from config.api import ApiError, InvalidRequest, json_api, read_json_object, reject_unknown_fields
+from config.api import (
+    ApiError,
+    InvalidRequest,
+    json_api,
+    json_response,
+    read_json_object,
+    reject_unknown_fields,
+)
 
 
 @json_api
@@ -37,9 +40,7 @@ def gateway_authorize(request):
             "reset": reset_iso(decision),
         },
     }
-    # The same bytes JsonResponse would send (only str, int and None here), without its
-    # encoder subclass and per-call setup: this route is on every inference request.
-    response = HttpResponse(json.dumps(body), content_type="application/json")
+    response = json_response(body)
     for name, value in ratelimit_headers(decision).items():
         response[name] = value
     return response

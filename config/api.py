@@ -7,7 +7,7 @@ contract's error shape: {"error": {"code", "message", "param"}} with the right s
 import functools
 import json
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 
@@ -27,6 +27,13 @@ class ApiError(Exception):
 class InvalidRequest(ApiError):
     status = 400
     code = "invalid_request"
+
+
+def json_response(body, status=200):
+    """JsonResponse's bytes for plain JSON (str, numbers, bool, None, lists, dicts), without
+    its encoder subclass and per-call setup: for the gateway's routes, called on every
+    inference request."""
+    return HttpResponse(json.dumps(body), content_type="application/json", status=status)
 
 
 def api_error(status, code, message, param=None, headers=None):

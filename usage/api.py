@@ -7,7 +7,7 @@ usage.reports, billing.selectors).
 from django.http import JsonResponse
 
 from apikeys.auth import api_key_required, service_token_required
-from config.api import json_api, read_json_object, require_method
+from config.api import json_api, json_response, read_json_object, require_method
 from usage.reports import usage_query, usage_query_params
 from usage.services import usage_body_parse, usage_record, usage_record_batch
 
@@ -19,9 +19,9 @@ def gateway_usage(request):
     form, payload = usage_body_parse(read_json_object(request))
     if form == "batch":
         results = usage_record_batch(payload)
-        return JsonResponse({"results": [result.body for result in results]})
+        return json_response({"results": [result.body for result in results]})
     result = usage_record(payload)
-    return JsonResponse(result.body, status=result.status)
+    return json_response(result.body, status=result.status)
 
 
 @json_api
