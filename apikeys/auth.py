@@ -19,6 +19,7 @@ from apikeys.models import APIKey, ServiceToken
 from apikeys.secrets_format import (
     KEY_PREFIX,
     SERVICE_TOKEN_PREFIX,
+    secret_has_length,
     secret_hash,
     secret_is_well_formed,
 )
@@ -74,6 +75,8 @@ def service_token_check(secret):
         raise InvalidServiceToken()
     if _settings_token_matches(secret):
         return None
+    if not secret_has_length(secret, SERVICE_TOKEN_PREFIX):
+        raise InvalidServiceToken()
     digest = secret_hash(secret)
     cached, cached_marker = keycache.cache_get("svc", digest)
     if cached:  # only a well-formed secret was ever cached: no need to check its shape again
@@ -107,6 +110,8 @@ def key_record_check(secret, now=None):
     A marker is returned when the record came from the per-process cache: the caller must
     confirm it is current (the rate-limit script does) before trusting the answer.
     """
+    if not secret_has_length(secret, KEY_PREFIX):
+        raise InvalidApiKey()
     digest = secret_hash(secret)
     record, cached_marker = keycache.cache_get("key", digest)
     if record is None:

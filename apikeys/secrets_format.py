@@ -39,6 +39,12 @@ def secret_generate(prefix):
     return f"{prefix}{body}{_checksum(prefix + body)}"
 
 
+def secret_has_length(secret, prefix):
+    """The one check cheap enough to make before hashing: a secret of ours has this length
+    (so a megabyte of garbage is refused before it is hashed)."""
+    return isinstance(secret, str) and len(secret) == len(prefix) + RANDOM_LENGTH + CHECKSUM_LENGTH
+
+
 def secret_is_well_formed(secret, prefix):
     """True when `secret` has our prefix, length, alphabet and a matching checksum."""
     if not isinstance(secret, str) or not secret.startswith(prefix):

@@ -38,6 +38,18 @@ def test_a_key_with_a_bad_checksum_is_refused_without_any_query(django_assert_nu
             key_record_check(bad)
 
 
+def test_a_key_of_the_wrong_length_is_refused_before_it_is_hashed(monkeypatch, django_assert_num_queries, db):
+    import apikeys.auth
+
+    hashed = []
+    monkeypatch.setattr(apikeys.auth, "secret_hash", lambda secret: hashed.append(secret) or "x")
+    with django_assert_num_queries(0):
+        for secret in ("mdk_live_" + "A" * 2_000_000, "mdk_live_short", ""):
+            with pytest.raises(InvalidApiKey):
+                key_record_check(secret)
+    assert hashed == []
+
+
 def test_the_database_holds_no_plaintext_key(workspace, owner, client_for):
     key, secret = key_create(workspace=workspace, user=owner, name="CI")
     response = client_for(owner).post("/settings/api-keys/new/", {"name": "Prod"})
