@@ -89,7 +89,7 @@ def server_kind():
 
 
 class Server:
-    """gunicorn serving the app on 127.0.0.1:port with `workers` sync workers."""
+    """gunicorn serving the app on 127.0.0.1:port with `workers` workers (see server_kind)."""
 
     def __init__(self, env, port=None, workers=2):
         self.env, self.port, self.workers = env, port or free_port(), workers
