@@ -4,20 +4,19 @@ from apikeys.auth import bearer_secret, service_token_required
 from apikeys.gateway import authorize, ratelimit_headers, reset_iso
 from billing.money import format_credits
 from config.api import (
-    ApiError,
     InvalidRequest,
     json_api,
     json_response,
     read_json_object,
     reject_unknown_fields,
+    require_method,
 )
 
 
 @json_api
 @service_token_required
 def gateway_authorize(request):
-    if request.method != "POST":
-        raise ApiError("Use POST.", status=405, code="method_not_allowed")
+    require_method(request, "POST")
     data = read_json_object(request)
     reject_unknown_fields(data, {"api_key"})
     api_key = data.get("api_key")

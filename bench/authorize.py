@@ -27,8 +27,7 @@ from bench.common import (  # noqa: E402
     bench_environment,
     database_prepare,
     django_setup,
-    machine_summary,
-    server_kind,
+    setup_print,
     table_print,
     wrk_run,
     wrk_script,
@@ -84,10 +83,7 @@ def main():
     )
     ping = wrk_script("GET")
 
-    print(f"Machine: {machine_summary()}")
-    print(f"App: gunicorn, 2 workers ({server_kind()}), DEBUG=0, {env['DATABASE_URL']}, {env['REDIS_URL']}")
-    print(f"Load: wrk (2 threads) from a separate process; {len(secrets)} keys in "
-          f"{WORKSPACES} workspaces, round-robin")
+    setup_print(env, f"{len(secrets)} keys in {WORKSPACES} workspaces, round-robin")
     results = []
     with Server(env, port=args.port) as server:
         # Warm both routes (imports, connections, caches) before measuring.

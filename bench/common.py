@@ -213,3 +213,11 @@ def machine_summary():
     except (OSError, StopIteration):
         model = "unknown CPU"
     return f"{cpus} cores ({model}), Python {sys.version.split()[0]}"
+
+
+def setup_print(env, load):
+    """The three lines that say what a benchmark ran on, against what, driven how."""
+    print(f"Machine: {machine_summary()}")
+    print(f"App: gunicorn, 2 workers ({server_kind()}), DEBUG=0, {env['DATABASE_URL']}, "
+          f"{env['REDIS_URL']}")
+    print(f"Load: wrk (2 threads) from a separate process; {load}")

@@ -37,8 +37,7 @@ from bench.common import (  # noqa: E402
     database_prepare,
     django_setup,
     free_port,
-    machine_summary,
-    server_kind,
+    setup_print,
     wrk_run,
     wrk_script,
 )
@@ -149,10 +148,7 @@ def main():
     one_keys = workspaces[0][1]
     ping = wrk_script("GET")
 
-    print(f"Machine: {machine_summary()}")
-    print(f"App: gunicorn, 2 workers ({server_kind()}), DEBUG=0, {env['DATABASE_URL']}, {env['REDIS_URL']}")
-    print(f"Load: wrk (2 threads) from a separate process; {WORKSPACES} workspaces x "
-          f"{KEYS_PER_WORKSPACE} keys; 5% of events sent twice")
+    setup_print(env, f"{WORKSPACES} workspaces x {KEYS_PER_WORKSPACE} keys; 5% of events sent twice")
     results = []
     port = free_port()
     with Server(env, port=port) as server:

@@ -7,7 +7,7 @@ contract's error shape: {"error": {"code", "message", "param"}} with the right s
 import functools
 import json
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 
@@ -37,9 +37,7 @@ def json_response(body, status=200):
 
 
 def api_error(status, code, message, param=None, headers=None):
-    response = JsonResponse(
-        {"error": {"code": code, "message": message, "param": param}}, status=status
-    )
+    response = json_response({"error": {"code": code, "message": message, "param": param}}, status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

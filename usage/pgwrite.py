@@ -138,10 +138,6 @@ WITH bal AS (
 SELECT 0, (SELECT balance_after FROM bal) FROM ev
 """
 
-_statement = None
-_one_statement = {}
-
-
 class EventWrite(NamedTuple):
     """One event to write: its column values by attname (`row`; its `response` is the first
     answer without its balance, which the statement fills in), what to charge, the ledger
@@ -166,43 +162,43 @@ def _one_params():
     return tuple((f"f_{f.attname}", f.attname, _is_json(f)) for f in _fields())
 
 
+@functools.cache
 def _sql():
-    global _statement
-    if _statement is None:
-        fields = _fields()
-        # JSON travels as text (see _json_texts) and becomes jsonb in the INSERT.
-        types = [t for _n, t in _EXTRA]
-        types += ["text" if _is_json(f) else _TYPES[f.get_internal_type()] for f in fields]
-        names = [n for n, _t in _EXTRA] + [f.column for f in fields]
-        response = (
-            f"CASE WHEN has_balance THEN {_balance_set('response::jsonb')} ELSE response::jsonb END"
-        )
-        values = [f"{f.column}::jsonb" if _is_json(f) else f.column for f in fields]
-        values[[f.column for f in fields].index("response")] = response
-        _statement = _SQL.format(
-            arrays=", ".join(f"%b::{t}[]" for t in types),
-            names=", ".join(names),
-            columns=", ".join(f.column for f in fields),
-            values=", ".join(values),
-            usage=EntryKind.USAGE.value,
-        )
-    return _statement
+    """_SQL for this model's columns (made once)."""
+    fields = _fields()
+    # JSON travels as text (see _json_texts) and becomes jsonb in the INSERT.
+    types = [t for _n, t in _EXTRA]
+    types += ["text" if _is_json(f) else _TYPES[f.get_internal_type()] for f in fields]
+    names = [n for n, _t in _EXTRA] + [f.column for f in fields]
+    values = [f"{f.column}::jsonb" if _is_json(f) else f.column for f in fields]
+    values[_response_index()] = (
+        f"CASE WHEN has_balance THEN {_balance_set('response::jsonb')} ELSE response::jsonb END"
+    )
+    return _SQL.format(
+        arrays=", ".join(f"%b::{t}[]" for t in types),
+        names=", ".join(names),
+        columns=", ".join(f.column for f in fields),
+        values=", ".join(values),
+        usage=EntryKind.USAGE.value,
+    )
 
 
+@functools.cache
 def _one_sql(has_balance):
-    statement = _one_statement.get(has_balance)
-    if statement is None:
-        fields = _fields()
-        values = [f"%(f_{f.attname})s::{_TYPES[f.get_internal_type()]}" for f in fields]
-        if has_balance:
-            index = [f.column for f in fields].index("response")
-            values[index] = _balance_set(values[index])
-        statement = _one_statement[has_balance] = _ONE_SQL.format(
-            columns=", ".join(f.column for f in fields),
-            values=", ".join(values),
-            usage=EntryKind.USAGE.value,
-        )
-    return statement
+    """_ONE_SQL for this model's columns, with or without a balance in the answer."""
+    fields = _fields()
+    values = [f"%(f_{f.attname})s::{_TYPES[f.get_internal_type()]}" for f in fields]
+    if has_balance:
+        values[_response_index()] = _balance_set(values[_response_index()])
+    return _ONE_SQL.format(
+        columns=", ".join(f.column for f in fields),
+        values=", ".join(values),
+        usage=EntryKind.USAGE.value,
+    )
+
+
+def _response_index():
+    return [f.column for f in _fields()].index("response")
 
 
 def events_write(items):
