@@ -89,6 +89,12 @@ TEMPLATES = [
 DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "pgsql", "sqlite"})
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Django turns psycopg's prepared statements off (for transaction-mode poolers). The
+        # usage write asks for them (execute(prepare=True): parsed and planned once per
+        # connection, not once per event); a threshold no query reaches keeps psycopg from
+        # preparing anything else on its own.
+        DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 2**31 - 1}
 else:
     DATABASES = {
         "default": {
