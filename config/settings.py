@@ -93,7 +93,8 @@ if DATABASE_URL:
         # Django turns psycopg's prepared statements off (for transaction-mode poolers). The
         # usage write asks for them (execute(prepare=True): parsed and planned once per
         # connection, not once per event); a threshold no query reaches keeps psycopg from
-        # preparing anything else on its own.
+        # preparing anything else on its own. Behind PgBouncer in transaction mode this
+        # needs PgBouncer 1.21 or newer with max_prepared_statements set.
         DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 2**31 - 1}
 else:
     DATABASES = {
