@@ -95,7 +95,7 @@ if DATABASE_URL:
         # connection, not once per event); a threshold no query reaches keeps psycopg from
         # preparing anything else on its own. Behind PgBouncer in transaction mode this
         # needs PgBouncer 1.21 or newer with max_prepared_statements set.
-        DATABASES["default"]["OPTIONS"] = {"prepare_threshold": 2**31 - 1}
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 else:
     DATABASES = {
         "default": {

@@ -19,7 +19,7 @@ def _prepared_usage_writes():
 
 
 def test_single_and_batch_writes_reuse_their_prepared_statements(gateway, api_key):
-    # Planning the write's statement cost a third of a single event's time on the server
+    # Planning the statement afresh was a third of a single event's write time (0.9 → 0.6 ms)
     # (Django turns psycopg's prepared statements off unless OPTIONS asks for them).
     key, _secret = api_key
     for n in range(3):
