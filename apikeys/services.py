@@ -112,42 +112,20 @@ def _spend_upsert(key_pk, start, amount):
             raise
 
 
-_SPENDS_SQL = """
-INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
-SELECT k, %b::timestamptz, amount FROM unnest(%b::bigint[], %b::bigint[]) AS d(k, amount)
-ORDER BY k
-ON CONFLICT (key_id, cycle_start)
-DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
-"""
-
-
 def key_spends_add(amounts):
-    """key_spend_add for many keys at once (a batch of usage charged now).
+    """key_spend_add for many keys at once (a batch of usage charged now, on the portable
+    path: PostgreSQL adds key spends inside the usage write itself, usage.pgwrite).
 
-    `amounts` maps (key pk, workspace id) to micro-credits. On PostgreSQL one upsert in key
-    order (so two batches never deadlock on spend rows) and one announcement round trip for
-    all workspaces, instead of an UPDATE and two Redis round trips per key.
+    `amounts` maps (key pk, workspace id) to micro-credits; one announcement round trip for
+    all workspaces, then each key's row in key order (so two batches never deadlock on
+    spend rows).
     """
     amounts = {pair: abs(int(amount)) for pair, amount in amounts.items() if amount}
     if not amounts:
         return
     spends_changed([workspace_id for _key, workspace_id in amounts])
-    if connection.vendor != "postgresql":
-        for (key_pk, workspace_id), amount in sorted(amounts.items()):
-            _spend_upsert(key_pk, cycle_start_cached(workspace_id), amount)
-        return
-    import psycopg
-
-    by_start = {}
-    for (key_pk, workspace_id), amount in amounts.items():
-        by_start.setdefault(cycle_start_cached(workspace_id), []).append((key_pk, amount))
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        for start in sorted(by_start):
-            rows = sorted(by_start[start])
-            cursor.execute(
-                _SPENDS_SQL, [start, [k for k, _a in rows], [a for _k, a in rows]], binary=True
-            )
+    for (key_pk, workspace_id), amount in sorted(amounts.items()):
+        _spend_upsert(key_pk, cycle_start_cached(workspace_id), amount)
 
 
 def _spend_row_add(key_pk, start, amount):

@@ -158,63 +158,15 @@ def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=Tru
 def ledger_post_many(entries):
     """Insert many new LedgerEntry objects at once (a batch of usage), moving each balance.
 
-    The caller guarantees the references are new (usage events are deduplicated first);
-    a duplicate raises IntegrityError and nothing is written.
+    The portable path (SQLite): on PostgreSQL a batch's ledger rows are part of the usage
+    write itself (usage.pgwrite). The caller guarantees the references are new (usage
+    events are deduplicated first); a duplicate raises IntegrityError and nothing is written.
     """
     totals = {}
     for entry in entries:
         totals[entry.workspace_id] = totals.get(entry.workspace_id, 0) + entry.amount_micro
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            _post_many_unnest(entries, totals)
-        return
     with transaction.atomic():
         LedgerEntry.objects.bulk_create(entries)
         # A fixed order of shard updates keeps two batches from deadlocking each other.
         for workspace_id in sorted(totals):
             _add_to_a_shard(workspace_id, totals[workspace_id])
-
-
-_MANY_SQL = """
-INSERT INTO billing_ledgerentry
-  (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::text[], %b::text[],
-                     %b::bigint[], %b::timestamptz[])
-"""
-# One row per workspace, in workspace order: rows are locked in that order, so two batches
-# never wait on each other in a cycle. A missing shard row is made by the same statement.
-_SHARDS_SQL = """
-INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
-SELECT ws, sh, amount FROM unnest(%b::bigint[], %b::int[], %b::bigint[]) AS d(ws, sh, amount)
-ORDER BY ws
-ON CONFLICT (workspace_id, shard)
-DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
-"""
-
-
-def _post_many_unnest(entries, totals):
-    """PostgreSQL: all rows in one statement of arrays, all shards in another (binary
-    parameters: the ORM's bulk_create spends more time building SQL than the server
-    spends inserting)."""
-    import psycopg
-
-    now = timezone.now()
-    columns = [[], [], [], [], [], [], []]
-    for e in entries:
-        columns[0].append(e.workspace_id)
-        columns[1].append(e.kind)
-        columns[2].append(int(e.amount_micro))
-        columns[3].append(e.reference)
-        columns[4].append(e.memo or "")
-        columns[5].append(e.created_by_id)
-        columns[6].append(e.created_at or now)
-    workspace_ids = sorted(totals)
-    shard = random.randrange(SHARDS)
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_MANY_SQL, columns, binary=True)
-        cursor.execute(
-            _SHARDS_SQL,
-            [workspace_ids, [shard] * len(workspace_ids), [totals[ws] for ws in workspace_ids]],
-            binary=True,
-        )

@@ -8,7 +8,6 @@ from apikeys.ratelimit import ratelimit_reset_local
 from apikeys.services import key_create, service_token_create
 from billing.ledger import ledger_post
 from billing.models import EntryKind
-from tests.factories import give_credits  # noqa: F401  (imported by the tests here)
 
 AUTHORIZE = "/api/v1/gateway/authorize"
 

@@ -13,7 +13,8 @@ from apikeys.models import ServiceToken
 from billing.models import BillingAccount, BillingMode, Plan
 from billing.money import MICRO
 from teams.signals import member_removed
-from tests.apikeys.conftest import AUTHORIZE, drain, give_credits
+from tests.apikeys.conftest import AUTHORIZE, drain
+from tests.factories import give_credits
 
 
 def error_code(response):

@@ -14,7 +14,7 @@ from django.db import connection
 from apikeys import keycache
 from apikeys.ratelimit import LOG_KEY, ratelimit_hit, redis_client
 from apikeys.services import key_create
-from tests.apikeys.conftest import give_credits
+from tests.factories import give_credits
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,8 @@ from apikeys.models import APIKey
 from apikeys.services import key_create, key_for_usage, key_revoke, key_spend_add
 from apikeys.selectors import keys_for_page
 from billing.money import MICRO
-from tests.apikeys.conftest import drain, give_credits
+from tests.apikeys.conftest import drain
+from tests.factories import give_credits
 
 
 def test_each_key_answers_only_for_its_own_workspace(authorize, workspace, owner, outsider):
