@@ -39,7 +39,7 @@ def bench_environment(database_url=None, redis_url=None):
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="0",
         STRIPE_SECRET_KEY="sk_test_bench_placeholder",
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SETTINGS_MODULE="bench.settings",  # the app, plus /bench/floor
         LOG_LEVEL="WARNING",
         CELERY_TASK_ALWAYS_EAGER="1",
     )
@@ -62,6 +62,8 @@ def database_prepare(env):
         conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"],
                    cwd=ROOT, env=env, check=True)
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:  # for bench/views.py
+        conn.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, n integer NOT NULL)")
 
 
 def django_setup(env):

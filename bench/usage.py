@@ -10,6 +10,9 @@ and wrk sends 5% of events twice (the same id and body again: a replay that must
 nothing). Cases:
 
   ping        GET /api/v1/ping, the same app and server without a database (the baseline)
+  floor       POST /bench/floor (bench/views.py): one single-row INSERT committed per request
+              and nothing else, the least a request that keeps something can cost (context
+              for the spread ratio, not a target)
   spread      single events at 32 connections, spread over the 100 workspaces
   one-ws      single events at 32 connections, ALL on one workspace (its 4 keys)
   batch100    {"events": [100 events]} mixing workspaces, 8 connections
@@ -158,6 +161,7 @@ def main():
         wrk_run("warm", usage, usage_script(token, all_keys, f"w{run}_"), connections=4, seconds=2)
         cases = [
             ("ping", f"{url}/api/v1/ping", ping, 32, args.seconds, 1),
+            ("floor", f"{url}/bench/floor", wrk_script("POST"), 32, args.seconds, 1),
             ("spread", usage, usage_script(token, spread_keys, f"s{run}_"), 32, args.seconds, 1),
             ("one-ws", usage, usage_script(token, one_keys, f"o{run}_"), 32, args.seconds, 1),
             ("batch100", usage, usage_script(token, spread_keys, f"b{run}_", 100), 8, args.seconds, 100),
@@ -188,6 +192,9 @@ def main():
     print()
     for label, value, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {label}: {value:.2f}")
+    floor32 = by[("floor", 32)][0]
+    print(f"info  floor (one committed INSERT per request) vs ping req/s: {floor32.rps / ping32.rps:.2f}; "
+          f"spread vs floor: {spread32.rps / floor32.rps:.2f}")
     events, problems = balances_check(workspaces)
     print()
     if problems:
