@@ -194,6 +194,40 @@ def wrk_run(name, url, script, *, connections, seconds, threads=2):
                       data["p50"] / 1000, data["p99"] / 1000, data["bad"])
 
 
+def cpu_reading():
+    """CPU seconds (user + system) used so far by each live process, keyed (pid, kind) with
+    kind gunicorn, postgres, redis or other; and the machine's (busy, idle) ticks."""
+    tick = os.sysconf("SC_CLK_TCK")
+    processes = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                stat = handle.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        name, fields = stat.split("(", 1)[1].rsplit(")", 1)
+        fields = fields.split()
+        kind = ("gunicorn" if "gunicorn" in command else "postgres" if name.startswith("postgres")
+                else "redis" if name.startswith("redis") else "other")
+        processes[(pid, kind)] = (int(fields[11]) + int(fields[12])) / tick
+    with open("/proc/stat") as handle:
+        ticks = [int(n) for n in handle.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return processes, (sum(ticks[:8]) - idle, idle)
+
+
+def cpu_used_between(before, after):
+    """({kind: CPU seconds}, share of the cores busy) between two cpu_reading()s. Counted
+    per process, so one that started or ended meanwhile adds only what it used in between."""
+    used = {}
+    for (pid, kind), seconds in after[0].items():
+        used[kind] = used.get(kind, 0) + seconds - before[0].get((pid, kind), 0)
+    busy, idle = (a - b for a, b in zip(after[1], before[1]))
+    return used, busy / max(busy + idle, 1)
+
+
 def table_print(results, baseline_name):
     """Requests/s, p50, p99 per run, with ratios to the baseline at the same concurrency."""
     base = {r.connections: r for r in results if r.name == baseline_name}

@@ -1,6 +1,6 @@
 """Throughput and latency of POST /api/v1/gateway/usage against a trivial JSON view.
 
-    .venv/bin/python bench/usage.py [--seconds 15] [--latency-seconds 15]
+    .venv/bin/python bench/usage.py [--seconds 15] [--latency-seconds 15] [--cpu]
 
 Built like bench/authorize.py (bench/common.py): gunicorn with 2 sync workers, DEBUG off,
 on PostgreSQL and Redis (BENCH_DATABASE_URL / BENCH_REDIS_URL), wrk as the separate, light
@@ -23,6 +23,9 @@ Afterwards it checks, for every workspace, that the balance equals its starting 
 minus 2 credits per stored event, to the micro-credit; that the ledger holds exactly one
 usage row per stored event (no replay charged twice); and that the balance shards add up
 to the ledger. It prints events/s, p50/p99 and the ratios to the targets of issue 5.
+With --cpu it also prints, per case, the CPU time the gunicorn workers, PostgreSQL and Redis
+spent per request (read from /proc before and after the case: every such process on the
+machine, so run it on a quiet one) and how busy the cores were.
 """
 
 import argparse
@@ -37,6 +40,8 @@ from bench.common import (  # noqa: E402
     WRK_DONE,
     Server,
     bench_environment,
+    cpu_reading,
+    cpu_used_between,
     database_prepare,
     django_setup,
     free_port,
@@ -135,10 +140,23 @@ def balances_check(workspaces):
     return events, problems
 
 
+def cpu_print(results, cpu):
+    """CPU milliseconds per request of each process kind, and how busy the 2 cores were."""
+    print()
+    print("CPU per request (a batch's request carries its 100 or 1000 events):")
+    print(f"{'case':<10} {'conns':>5} {'gunicorn ms':>12} {'postgres ms':>12} {'redis ms':>9} {'busy':>6}")
+    for result, _per in results:
+        used, busy = cpu[(result.name, result.connections)]
+        per = {kind: 1000 * used.get(kind, 0) / max(result.requests, 1) for kind in ("gunicorn", "postgres", "redis")}
+        print(f"{result.name:<10} {result.connections:>5} {per['gunicorn']:>12.3f} {per['postgres']:>12.3f} "
+              f"{per['redis']:>9.3f} {busy:>6.0%}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="each throughput run")
     parser.add_argument("--latency-seconds", type=int, default=15, help="each run at 4 connections")
+    parser.add_argument("--cpu", action="store_true", help="also print CPU time per request")
     args = parser.parse_args()
 
     env = bench_environment()
@@ -152,7 +170,7 @@ def main():
     ping = wrk_script("GET")
 
     setup_print(env, f"{WORKSPACES} workspaces x {KEYS_PER_WORKSPACE} keys; 5% of events sent twice")
-    results = []
+    results, cpu = [], {}
     port = free_port()
     with Server(env, port=port) as server:
         url = server.url
@@ -170,8 +188,10 @@ def main():
             ("spread", usage, usage_script(token, spread_keys, f"l{run}_"), 4, args.latency_seconds, 1),
         ]
         for name, target, script, connections, seconds, per_request in cases:
+            before = cpu_reading()
             result = wrk_run(name, target, script, connections=connections, seconds=seconds)
             results.append((result, per_request))
+            cpu[(name, connections)] = cpu_used_between(before, cpu_reading())
 
     print()
     print(f"{'case':<10} {'conns':>5} {'req/s':>9} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5}")
@@ -181,6 +201,8 @@ def main():
     by = {(r.name, r.connections): (r, per) for r, per in results}
     ping32, spread32, one32 = by[("ping", 32)][0], by[("spread", 32)][0], by[("one-ws", 32)][0]
     spread4 = by[("spread", 4)][0]
+    if args.cpu:
+        cpu_print(results, cpu)
     checks = [
         ("spread vs ping req/s (>= 40%)", spread32.rps / ping32.rps, spread32.rps / ping32.rps >= 0.40),
         ("spread p99 at 4 conns (< 15 ms)", spread4.p99_ms, spread4.p99_ms < 15),
