@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are
 # still synchronous and safe.
@@ -32,8 +33,16 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
         )
-        yield browser
-        browser.close()
+        try:
+            yield browser
+            browser.close()
+        finally:
+            # While Playwright's sync API is active this thread reports a running asyncio loop,
+            # so Django's connection handler (asgiref Local) keeps this thread's connections in
+            # a separate context-var store, used by every test from the first browser test on.
+            # Close them now: once Playwright stops they are unreachable, destroy_test_db closes
+            # only the original connection, and the one left open blocked dropping the test DB.
+            connections.close_all()
 
 
 @pytest.fixture
