@@ -48,7 +48,8 @@ def bench_environment(database_url=None, redis_url=None):
 
 def database_prepare(env):
     """Create the bench database afresh (so runs are comparable: events pile up by the
-    million otherwise, and a bigger table is a slower one), then migrate it."""
+    million otherwise, and a bigger table is a slower one), migrate it, and add the table
+    of bench/views.py's floor route."""
     import psycopg
 
     url = urlparse(env["DATABASE_URL"])
@@ -62,7 +63,7 @@ def database_prepare(env):
         conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"],
                    cwd=ROOT, env=env, check=True)
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:  # for bench/views.py
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_floor (id bigserial PRIMARY KEY, n integer NOT NULL)")
 
 
