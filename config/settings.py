@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "teams",
     "billing",
     "apikeys",
+    "pricing",
     "usage",
 ]
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from usage.events import decimal_text
+from pricing.events import decimal_text
 from usage.models import DailyUsage, RollupState, UsageEvent
 
 # Transactions that began before a run may commit after it; their events carry an earlier
