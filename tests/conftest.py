@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from apikeys.selectors import cycle_start_cache_clear
+from billing.cycles import cycle_start_cache_clear
 from pricing.catalog import catalog_forget_local
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
