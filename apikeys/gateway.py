@@ -35,21 +35,30 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
+def reset_epoch(decision):
+    """Unix time in whole seconds (rounded up) at which a slot frees; None without a limit."""
+    if decision.limit is None:
+        return None
+    return -(-decision.reset_ms // 1000)
+
+
 def ratelimit_headers(decision):
+    """The X-RateLimit-* headers of every 200 and 429 (GitHub's convention: the reset in
+    epoch seconds); a plan with no limit sends none of them."""
     if decision.limit is None:
         return {}
     return {
         "X-RateLimit-Limit": str(decision.limit),
         "X-RateLimit-Remaining": str(max(0, decision.remaining or 0)),
-        "X-RateLimit-Reset": str(-(-decision.reset_ms // 1000)),  # epoch seconds, rounded up
+        "X-RateLimit-Reset": str(reset_epoch(decision)),
     }
 
 
 def reset_iso(decision):
-    """The reset moment as UTC ISO 8601 to the (truncated) second, e.g. 2026-11-23T09:00:00Z."""
+    """The same moment as X-RateLimit-Reset, as UTC ISO 8601, e.g. 2026-11-23T09:00:00Z."""
     if decision.limit is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(decision.reset_ms // 1000))
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_epoch(decision)))
 
 
 def _pending_refusal(record, state, key_spent_micro):

@@ -37,15 +37,18 @@ def _ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _error(description, *codes):
+def _error(description, *codes, headers=None):
     listed = "; ".join(f"`{c}`: {ERROR_CODES[c]}" for c in codes)
-    return {
+    response = {
         "description": f"{description} Codes: {listed}",
         "content": {"application/json": {"schema": {
             "allOf": [_ref("Error")],
             "properties": {"error": {"properties": {"code": {"enum": list(codes)}}}},
         }}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def _ok(description, schema, headers=None):
@@ -60,13 +63,18 @@ def _body(schema):
 
 
 RATE_HEADERS = {
-    name: {"schema": {"type": "string"}, "description": text}
+    name: {"schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": text}
     for name, text in [
-        ("X-RateLimit-Limit", "Requests per minute of the plan (absent where unlimited)."),
+        ("X-RateLimit-Limit", "Authorizations allowed in any rolling 60 seconds by the plan. Sent, "
+                              "with the two below, on every 200 and 429 of a plan with a rate limit; "
+                              "a plan with no limit sends none of the three."),
         ("X-RateLimit-Remaining", "Authorizations left in the rolling minute."),
-        ("X-RateLimit-Reset", "When a slot frees up (ISO 8601)."),
+        ("X-RateLimit-Reset", "Unix time in whole seconds (as GitHub sends it) at which a slot "
+                              "next frees up."),
     ]
 }
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
+                               "description": "Seconds to wait before a slot frees up."}}
 
 QUANTITY = {
     "type": "object",
@@ -193,8 +201,11 @@ SCHEMAS = {
             "key_id": {"type": "string"}, "workspace": {"type": "string"}, "plan": {"type": "string"},
             "balance": DEC,
             "rate_limit": {"type": "object", "required": ["limit", "remaining", "reset"], "properties": {
-                "limit": {"type": ["integer", "null"]}, "remaining": {"type": ["integer", "null"]},
-                "reset": {"type": ["string", "null"]},
+                "limit": {"type": ["integer", "null"],
+                          "description": "null: the plan has no limit (and no X-RateLimit-* headers are sent)."},
+                "remaining": {"type": ["integer", "null"]},
+                "reset": {"type": ["string", "null"], "format": "date-time",
+                          "description": "X-RateLimit-Reset's moment in ISO 8601 UTC; null without a limit."},
             }},
         },
     },
@@ -231,7 +242,7 @@ PATHS = {
             "401": _error("Bad credential.", "invalid_service_token", "invalid_api_key"),
             "402": _error("No credits, or overage limit reached.", "out_of_credits", "spend_limit_reached"),
             "403": _error("The key's spend cap is reached.", "key_spend_limit_reached"),
-            "429": _error("Rate limited.", "rate_limited"),
+            "429": _error("Rate limited.", "rate_limited", headers={**RATE_HEADERS, **RETRY_AFTER}),
         },
     }},
     "/api/v1/gateway/usage": {"post": {
