@@ -7,6 +7,7 @@ checks are evaluated first (reads only) and the rate-limit script is told whethe
 a slot, so one Redis round trip decides both "429 or not" and "count it or not".
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -19,8 +20,10 @@ from apikeys.selectors import KeyRecord, key_cycle_spend_micro
 from apikeys.services import key_touch
 from billing.selectors import SpendState, spend_state
 from config.api import ApiError
+from config.health import AUTHORIZE_FAIL_OPEN, degraded_count
 
 MAX_ATTEMPTS = 3
+logger = logging.getLogger("meterdesk.apikeys")
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ def _spend_now(record, now):
     return state, spent, versions
 
 
+def _fail_open_record(record):
+    """One log line and one /healthz count per request admitted without its rate limit."""
+    count = degraded_count(AUTHORIZE_FAIL_OPEN)
+    logger.warning(
+        "authorize: Redis is unreachable, so the rate limit failed open for workspace %s "
+        "(key %s); %d such decisions in this process", record.workspace_slug, record.public_id, count,
+    )
+
+
 def authorize(*, service_token, api_key, token_marker=None):
     """Decide one request; returns an Authorization or raises the contract's ApiError."""
     now = timezone.now()
@@ -121,6 +133,8 @@ def authorize(*, service_token, api_key, token_marker=None):
         break
     else:  # unreachable: after a clear, answers come from the database and need no check
         raise RuntimeError("authorize could not settle on a revocation marker")
+    if decision.failed_open:
+        _fail_open_record(record)
     if not decision.allowed:
         headers = ratelimit_headers(decision)
         headers["Retry-After"] = str(decision.retry_after)

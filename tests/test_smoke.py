@@ -1,7 +1,9 @@
-def test_healthz_reports_database_and_cache_ok(client, db):
+def test_healthz_reports_database_cache_and_broker_ok(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "cache": "ok", "broker": "ok"}
     assert response["X-Request-Id"].startswith("req_")
 
 

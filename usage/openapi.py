@@ -226,6 +226,19 @@ SCHEMAS = {
     },
 }
 
+CHECK = {"type": "string", "enum": ["ok", "failing"]}
+HEALTH = {
+    "type": "object", "required": ["status", "checks", "degraded"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "error"]},
+        "checks": {"type": "object", "required": ["database", "cache", "broker"],
+                   "properties": {"database": CHECK, "cache": CHECK, "broker": CHECK}},
+        "degraded": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+                     "description": "Decisions this process took without Redis, e.g. "
+                                    "`authorize_rate_limit_fail_open`."},
+    },
+}
+
 SERVICE = [{"serviceToken": []}]
 CUSTOMER = [{"customerKey": []}]
 
@@ -233,7 +246,9 @@ PATHS = {
     "/api/v1/gateway/authorize": {"post": {
         "operationId": "gatewayAuthorize", "tags": ["Gateway"], "security": SERVICE,
         "summary": "Authorize a customer key before an inference request",
-        "description": "Checks in order: service token, key (401), rate limit (429), key spend cap (403), credits or overage limit (402).",
+        "description": "Checks in order: service token, key (401), rate limit (429), key spend cap (403), "
+                       "credits or overage limit (402). If Redis is unreachable the rate limit fails open "
+                       "(admits); each such decision is logged and counted in /healthz's `degraded`.",
         "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["api_key"],
                               "properties": {"api_key": {"type": "string", "minLength": 1}}}),
         "responses": {
@@ -303,12 +318,13 @@ PATHS = {
     }},
     "/healthz": {"get": {
         "operationId": "healthz", "tags": ["Operations"], "security": [],
-        "summary": "Database and cache answer",
+        "summary": "Database, cache and broker answer",
+        "description": "503 only when the database fails. A cache or broker failure (Redis down) answers "
+                       "200 `degraded`: authorize's rate limit then fails open and sign-in limits count in "
+                       "each process's memory; `degraded` counts those decisions per process since it started.",
         "responses": {
-            "200": _ok("Healthy.", {"type": "object", "required": ["status"],
-                                   "properties": {"status": {"const": "ok"}}}),
-            "503": _ok("The failing dependency.", {"type": "object", "properties": {
-                "status": {"const": "error"}, "failing": {"type": "string"}}}),
+            "200": _ok("Healthy, or degraded without the cache or broker.", HEALTH),
+            "503": _ok("The database fails.", HEALTH),
         },
     }},
 }
