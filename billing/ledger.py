@@ -143,7 +143,7 @@ def ledger_post(
 def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=True):
     """Charge usage once per reference; returns the Posting with the balance after.
 
-    Never refuses for lack of credits: the work was already done (API.md).
+    Never refuses for lack of credits: the work was already done (docs/api.md).
     """
     return ledger_post(
         workspace=workspace,

@@ -124,7 +124,7 @@ class BillingAccount(models.Model):
         """Credits the balance may go below zero this cycle; None only where the account may
         not overspend at all (prepaid on a plan without overage).
 
-        Every plan or mode that allows overage has a limit (DESIGN.md): the account's own,
+        Every plan or mode that allows overage has a limit (docs/design.md): the account's own,
         else the plan's default (the admin refuses an overage plan without one), else
         PAYG_DEFAULT_OVERAGE_LIMIT for pay-as-you-go until the owner sets one.
         """

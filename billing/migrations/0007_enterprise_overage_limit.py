@@ -1,4 +1,4 @@
-"""Every plan that may overspend has an overage limit (DESIGN.md): enterprise had none.
+"""Every plan that may overspend has an overage limit (docs/design.md): enterprise had none.
 
 Plans that allow overage without a default get 1,000,000 credits (USD 10,000), and each
 existing workspace on such a plan without a limit of its own gets that default, or twice
