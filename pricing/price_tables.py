@@ -10,9 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from billing.models import Plan
 from billing.money import USD_PER_CREDIT, format_credits, micro_to_credits
 from config.api import ApiError
-from usage.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
-from usage.events import INSTANCES, UNITS, decimal_text, parse_event
-from usage.pricing import price_event, row_payload
+from pricing.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
+from pricing.events import INSTANCES, UNITS, decimal_text, parse_event
+from pricing.quote import price_event, row_payload
 
 TEN_MINUTES = 600
 
@@ -114,7 +114,7 @@ def pricing_tables(at=None):
 
 
 def plans_table():
-    """Public plans as columns and the seeds' descriptive rows (DESIGN.md "Plans")."""
+    """Public plans as columns and the seeds' descriptive rows (docs/design.md "Plans")."""
     plans = list(Plan.objects.filter(is_public=True).order_by("sort_order", "price_cents"))
 
     def price(plan):
