@@ -89,7 +89,7 @@ def _spend_now(record, now):
         spent, version = keycache.cache_get("kspend", record.pk)
         if spent is None:
             read = keycache.spend_version_read(record.workspace_id)
-            spent = key_cycle_spend_micro(record.pk, record.workspace_id, now)
+            spent = key_cycle_spend_micro(record.pk, workspace_id=record.workspace_id, at=now)
             keycache.cache_put("kspend", record.pk, spent, read)
         else:
             versions.add(version)

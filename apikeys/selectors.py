@@ -52,10 +52,10 @@ def key_record_by_hash(digest: str) -> KeyRecord | None:
     )
 
 
-def key_cycle_spend_micro(key_pk: int, workspace_id: int, at: datetime | None = None) -> int:
+def key_cycle_spend_micro(key_pk: int, *, workspace_id: int, at: datetime | None = None) -> int:
     """Micro-credits a key has spent in its workspace's current billing cycle."""
     spent = (
-        KeySpend.objects.filter(key_id=key_pk, cycle_start=cycle_start(workspace_id, at))
+        KeySpend.objects.filter(key_id=key_pk, cycle_start=cycle_start(workspace_id, at=at))
         .values_list("spent_micro", flat=True)
         .first()
     )

@@ -92,7 +92,7 @@ def key_spend_add(key, amount_micro, at=None):
     amount = abs(int(amount_micro))
     if amount == 0:
         return
-    start = cycle_start_cached(key.workspace_id, at)
+    start = cycle_start_cached(key.workspace_id, at=at)
     spends_changed([key.workspace_id])  # a capped key's cached spend reloads after commit
     _spend_upsert(key.pk, start, amount)
 

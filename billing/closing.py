@@ -115,8 +115,10 @@ def cycle_close_locked(
     workspace_id = account.workspace_id
     if boundary < cycle.end:
         cycle.end = boundary  # an upgrade closes the cycle early
-    balance_at_end = balance_before(workspace_id, boundary)
-    expire = included_remaining(workspace_id, cycle.start, boundary, balance_at_end)
+    balance_at_end = balance_before(workspace_id, moment=boundary)
+    expire = included_remaining(
+        workspace_id, start=cycle.start, end=boundary, balance_micro=balance_at_end
+    )
     if expire:
         ledger_post(
             workspace=workspace_id, kind=EntryKind.EXPIRY, amount_micro=-expire,
@@ -147,7 +149,7 @@ def cycle_close_locked(
         ))
         tiers = volume_tiers_parse(account.volume_tiers)
         if tiers:
-            usage = cycle_usage_micro(workspace_id, cycle.start, boundary)
+            usage = cycle_usage_micro(workspace_id, start=cycle.start, end=boundary)
             lines.extend(volume_discounts(tiers, usage, settle))
     invoice = None
     if lines:

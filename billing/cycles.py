@@ -84,7 +84,7 @@ def cycle_current(
     return CycleWindow(start, end, None)
 
 
-def cycle_start(workspace_id: int, at: datetime | None = None) -> datetime:
+def cycle_start(workspace_id: int, *, at: datetime | None = None) -> datetime:
     """Start of the workspace's current billing cycle: key spends are counted per cycle."""
     return cycle_current(workspace_id, at=at).start
 
@@ -93,14 +93,14 @@ _cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
 CYCLE_START_TTL_SECONDS = 60
 
 
-def cycle_start_cached(workspace_id: int, at: datetime | None = None) -> datetime:
+def cycle_start_cached(workspace_id: int, *, at: datetime | None = None) -> datetime:
     """cycle_start for "now", remembered a minute per process (the usage call's hot path).
 
     A cycle that closes early (an upgrade) is seen within a minute; charges at another
     time than now always ask the database.
     """
     if at is not None:
-        return cycle_start(workspace_id, at)
+        return cycle_start(workspace_id, at=at)
     now = time.monotonic()
     hit = _cycle_starts.get(workspace_id)
     if hit and now - hit[1] < CYCLE_START_TTL_SECONDS:

@@ -45,7 +45,7 @@ def billing_page_context(membership):
         "plan": account.plan,
         "plan_limits": _plan_limits(account.plan, account),
         "plan_options": options,
-        "movements": ledger_recent(workspace, 25),
+        "movements": ledger_recent(workspace, limit=25),
         "can_manage": can_manage,
         "payg": account.billing_mode == BillingMode.PAY_AS_YOU_GO,
         "mode_choices": BillingMode.choices,

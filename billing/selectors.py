@@ -1,7 +1,7 @@
 """Reads of billing state that other apps need (authorize, the balance API, pages)."""
 
 from dataclasses import dataclass
-from datetime import timezone as dt_timezone
+from datetime import datetime, timezone as dt_timezone
 
 from django.db.models import Q, Sum
 
@@ -9,6 +9,7 @@ from billing.cycles import CycleWindow, cycle_current
 from billing.ledger import workspace_balance
 from billing.models import BillingAccount, EntryKind, LedgerEntry
 from billing.money import MICRO, format_credits
+from teams.models import Workspace
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class SpendState:
     refusal: str | None  # None, "out_of_credits" or "spend_limit_reached"
 
 
-def spend_refusal(account, balance_micro):
+def spend_refusal(account: BillingAccount, *, balance_micro: int) -> str | None:
     """The one "may this workspace spend?" rule: None when it may, else the error code.
 
     Prepaid workspaces may spend while their balance is above zero. Workspaces that may
@@ -33,18 +34,18 @@ def spend_refusal(account, balance_micro):
     return None if balance_micro > -limit * MICRO else "spend_limit_reached"
 
 
-def spend_state(workspace_id):
+def spend_state(workspace_id: int) -> SpendState:
     account = BillingAccount.objects.select_related("plan").get(workspace_id=workspace_id)
     balance = workspace_balance(workspace_id)
     return SpendState(
         plan_code=account.plan.code,
         requests_per_minute=account.requests_per_minute,
         balance_micro=balance,
-        refusal=spend_refusal(account, balance),
+        refusal=spend_refusal(account, balance_micro=balance),
     )
 
 
-def workspace_has_saved_card(workspace):
+def workspace_has_saved_card(workspace: Workspace) -> bool:
     """Whether the workspace has a saved card. The payments issue adds payment methods;
     until then nobody has one, so pay-as-you-go and paid upgrades are refused."""
     return False
@@ -54,7 +55,7 @@ def _sum(queryset):
     return queryset.aggregate(s=Sum("amount_micro"))["s"] or 0
 
 
-def cycle_included_raw(workspace_id, start, end):
+def cycle_included_raw(workspace_id: int, *, start: datetime, end: datetime) -> int:
     """Included granted − usage charged + usage refunded, over rows written in [start, end).
 
     Refunds that give credits back (positive REFUND rows) are usage refunds; a refunded
@@ -69,7 +70,7 @@ def cycle_included_raw(workspace_id, start, end):
     return _sum(rows)
 
 
-def cycle_usage_micro(workspace_id, start, end):
+def cycle_usage_micro(workspace_id: int, *, start: datetime, end: datetime) -> int:
     """Net usage charged in [start, end) (positive micro-credits): charges less usage refunds."""
     rows = LedgerEntry.objects.filter(
         workspace_id=workspace_id, created_at__gte=start, created_at__lt=end
@@ -77,13 +78,15 @@ def cycle_usage_micro(workspace_id, start, end):
     return max(0, -_sum(rows))
 
 
-def included_remaining(workspace_id, start, end, balance_micro):
+def included_remaining(
+    workspace_id: int, *, start: datetime, end: datetime, balance_micro: int,
+) -> int:
     """max(0, included granted − usage + usage refunded), never above the balance (docs/design.md)."""
-    raw = cycle_included_raw(workspace_id, start, end)
+    raw = cycle_included_raw(workspace_id, start=start, end=end)
     return max(0, min(raw, balance_micro))
 
 
-def balance_before(workspace_id, moment):
+def balance_before(workspace_id: int, *, moment: datetime) -> int:
     """The ledger's sum over rows written before `moment` (the balance at a cycle's end)."""
     return _sum(LedgerEntry.objects.filter(workspace_id=workspace_id, created_at__lt=moment))
 
@@ -99,13 +102,13 @@ class BalanceSummary:
     cycle: CycleWindow
 
 
-def balance_summary(workspace, at=None):
+def balance_summary(workspace: Workspace, *, at: datetime | None = None) -> BalanceSummary:
     account = BillingAccount.objects.select_related("plan", "scheduled_plan").get(
         workspace_id=workspace.pk
     )
     balance = workspace_balance(workspace.pk)
     window = cycle_current(workspace.pk, at=at, account=account)
-    included = included_remaining(workspace.pk, window.start, window.end, balance)
+    included = included_remaining(workspace.pk, start=window.start, end=window.end, balance_micro=balance)
     return BalanceSummary(
         account=account,
         balance_micro=balance,
@@ -121,14 +124,14 @@ def _iso(moment):
     return moment.astimezone(dt_timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def auto_recharge_payload(workspace):
+def auto_recharge_payload(workspace: Workspace) -> dict:
     """The balance API's auto_recharge object. The payments issue adds the settings."""
     return {"enabled": False, "threshold": None, "amount": None}
 
 
-def balance_payload(workspace, at=None):
+def balance_payload(workspace: Workspace, *, at: datetime | None = None) -> dict:
     """Exactly the JSON of docs/api.md's `GET /api/v1/balance`."""
-    summary = balance_summary(workspace, at)
+    summary = balance_summary(workspace, at=at)
     account = summary.account
     return {
         "workspace": workspace.slug,
@@ -146,5 +149,5 @@ def balance_payload(workspace, at=None):
     }
 
 
-def ledger_recent(workspace, limit=25):
+def ledger_recent(workspace: Workspace, *, limit: int = 25) -> list[LedgerEntry]:
     return list(LedgerEntry.objects.filter(workspace=workspace).order_by("-created_at", "-id")[:limit])

@@ -11,16 +11,17 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from billing.closing import cycle_close_locked, due_cycles_close_for
 from billing.cycles import cycle_bounds, cycle_open
-from billing.ledger import ledger_post, shards_create
+from billing.ledger import Posting, ledger_post, shards_create
 from billing.models import (
     BillingAccount, BillingCycle, BillingMode, EntryKind, PAYG_DEFAULT_OVERAGE_LIMIT, Plan,
 )
 from billing.money import MICRO
 from billing.selectors import workspace_has_saved_card
 from config.flash import Refusal
-from teams.models import Membership, Role
+from teams.models import Membership, Role, Workspace
 
 DEFAULT_PLAN = "starter"
 # The most overage an owner may allow on a plan without a default limit (USD 1,000).
@@ -31,12 +32,14 @@ class BillingError(Refusal):
     """A billing change that is not allowed; str(error) is a sentence for the user."""
 
 
-def signup_bonus_reference(user_id):
+def signup_bonus_reference(user_id: int) -> str:
     return f"signup-bonus:user:{user_id}"
 
 
 @transaction.atomic
-def billing_account_open(*, workspace, plan_code=DEFAULT_PLAN, now=None):
+def billing_account_open(
+    *, workspace: Workspace, plan_code: str = DEFAULT_PLAN, now: datetime | None = None,
+) -> BillingAccount:
     """Give a new workspace its billing account, balance shards and first cycle."""
     now = now or timezone.now()
     plan = Plan.objects.get(code=plan_code)
@@ -51,7 +54,7 @@ def billing_account_open(*, workspace, plan_code=DEFAULT_PLAN, now=None):
     return account
 
 
-def signup_bonus_grant(user):
+def signup_bonus_grant(user: User) -> Posting | None:
     """The one-time sign-up credits: once per verified user, on their first workspace.
 
     "First" is the oldest workspace the user owns, so making more workspaces (or verifying a
@@ -102,7 +105,7 @@ def _locked_account(workspace):
 # --- plan changes --------------------------------------------------------------------------
 
 
-def plan_rank(plan):
+def plan_rank(plan: Plan) -> tuple[bool, int, int]:
     """Order of plans for "upgrade or downgrade": custom (enterprise) above any price."""
     return (plan.price_is_custom, plan.price_cents, plan.included_credits)
 
@@ -114,7 +117,10 @@ class PlanChange:
     effective_at: datetime
 
 
-def plan_change(*, workspace, plan, actor=None, by_staff=False, now=None):
+def plan_change(
+    *, workspace: Workspace, plan: Plan, actor: User | None = None, by_staff: bool = False,
+    now: datetime | None = None,
+) -> PlanChange:
     """Upgrade at once (the cycle closes early as a normal close; a new one starts with the
     new plan's full fee and included credits), or schedule a downgrade for the cycle's end.
 
@@ -169,7 +175,7 @@ def _open_cycle_row(account, now):
 
 
 @transaction.atomic
-def downgrade_cancel(*, workspace, actor=None):
+def downgrade_cancel(*, workspace: Workspace, actor: User | None = None) -> Plan:
     _require_manager(workspace, actor)
     account = _locked_account(workspace)
     if account.scheduled_plan_id is None:
@@ -184,7 +190,7 @@ def downgrade_cancel(*, workspace, actor=None):
 
 
 @transaction.atomic
-def billing_mode_set(*, workspace, mode, actor=None):
+def billing_mode_set(*, workspace: Workspace, mode: str, actor: User | None = None) -> BillingAccount:
     _require_manager(workspace, actor)
     if mode not in BillingMode.values:
         raise BillingError("Choose prepaid or pay-as-you-go.")
@@ -206,12 +212,14 @@ def billing_mode_set(*, workspace, mode, actor=None):
     return account
 
 
-def overage_limit_max(account):
+def overage_limit_max(account: BillingAccount) -> int:
     return max(account.plan.default_overage_limit or 0, OWNER_MAX_OVERAGE_LIMIT)
 
 
 @transaction.atomic
-def overage_limit_set(*, workspace, credits, actor=None):
+def overage_limit_set(
+    *, workspace: Workspace, credits: int | str, actor: User | None = None,
+) -> BillingAccount:
     """The credits of overage allowed per cycle; reaching it refuses requests with 402."""
     _require_manager(workspace, actor)
     account = _locked_account(workspace)

@@ -235,7 +235,7 @@ def custom_models_allowed(workspace: Workspace) -> int | None:
     return account.plan.custom_models_allowed
 
 
-def custom_model_usable(workspace: Workspace, name: str) -> bool:
+def custom_model_usable(workspace: Workspace, *, name: str) -> bool:
     """Whether `custom.<name>` may be used: registered, and within the plan's allowance.
 
     Models registered beyond the allowance (say after a downgrade) stay listed but are not

@@ -85,7 +85,7 @@ class Event:
         return self.line.grounding if self.line else False
 
 
-def parse_event(data, *, gateway):
+def parse_event(data: dict, *, gateway: bool) -> Event:
     """The validated Event of a JSON object; InvalidRequest naming the field otherwise.
 
     gateway=True (the usage call) requires `id` and `key_id`; gateway=False (a quote, the
@@ -136,7 +136,7 @@ def parse_event(data, *, gateway):
     )
 
 
-def event_canonical(event, as_dict=None):
+def event_canonical(event: Event, as_dict: dict | None = None) -> str:
     """A string equal for two bodies that mean the same event (docs/api.md: compared after parsing).
 
     Key order, `2` vs "2.0", an omitted tier vs "auto" and an omitted grounding vs false all
@@ -146,7 +146,7 @@ def event_canonical(event, as_dict=None):
     return json.dumps(as_dict or event_as_dict(event), sort_keys=True, separators=(",", ":"))
 
 
-def event_as_dict(event):
+def event_as_dict(event: Event) -> dict:
     """A JSON-able dict of the parsed event (decimals as normalized strings)."""
     return {
         "id": event.id,
@@ -162,7 +162,7 @@ def event_as_dict(event):
 
 
 @functools.lru_cache(maxsize=4096)
-def decimal_text(value):
+def decimal_text(value: Decimal) -> str:
     """'2', '0.5', '600': a Decimal without exponent or trailing zeros.
 
     Remembered: the same few quantities and prices recur in every event (equal Decimals,

@@ -186,7 +186,7 @@ def _line_rows(line, catalog, *, at, workspace, prefix):
     product = line.product
     if product.startswith("custom.") and workspace is not None:
         name = product[len("custom."):]
-        if not price_catalog.custom_model_usable(workspace, name):
+        if not price_catalog.custom_model_usable(workspace, name=name):
             raise UnknownProduct(
                 f"{product} is not a custom model of this workspace (or is beyond its plan's "
                 "allowance); register it under Billing → Custom models.",

@@ -185,7 +185,7 @@ def invitation_by_token(token: str | None) -> Invitation | None:
     ).first()
 
 
-def invitation_problem(invitation: Invitation | None, user: User | None = None) -> str | None:
+def invitation_problem(invitation: Invitation | None, *, user: User | None = None) -> str | None:
     """Why this invitation cannot be accepted (by `user`), as a sentence; None if it can."""
     if invitation is None:
         return "This invitation link is not valid. Ask for a new invitation."
@@ -210,7 +210,7 @@ def invitation_accept(*, token: str, user: User) -> tuple[Membership, bool]:
         raise TeamError(invitation_problem(None))
     # The row lock makes a second, simultaneous accept wait and then see accepted_at.
     invitation = Invitation.objects.select_for_update().select_related("workspace").get(pk=found.pk)
-    problem = invitation_problem(invitation, user)
+    problem = invitation_problem(invitation, user=user)
     if problem:
         raise TeamError(problem)
     membership, created = Membership.objects.get_or_create(

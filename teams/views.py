@@ -235,7 +235,7 @@ def invitation_accept(request, token):
         })
     if request.method == "GET":
         return render(request, "teams/invitation.html", {
-            "invitation": invitation, "problem": services.invitation_problem(invitation, request.user),
+            "invitation": invitation, "problem": services.invitation_problem(invitation, user=request.user),
             "next": here,
         })
     with refusal_flashed(request) as outcome:

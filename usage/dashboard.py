@@ -41,7 +41,7 @@ def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> d
     included_credits = workspace.billing.included_credits
 
     today = now.date()
-    used_cycle = credits_between(workspace, cycle_start.date(), today) if cycle_start else 0
+    used_cycle = credits_between(workspace, start=cycle_start.date(), end=today) if cycle_start else 0
     included_micro = included_credits * MICRO
     used_percent = min(100, round(used_cycle * 100 / included_micro)) if included_micro else None
 

@@ -129,7 +129,7 @@ def daily_series(
     return series, days
 
 
-def credits_between(workspace: Workspace, start: date, end: date) -> int:
+def credits_between(workspace: Workspace, *, start: date, end: date) -> int:
     """Credits used per the roll-ups on days [start, end], in micro-credits."""
     total = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end).aggregate(
         s=Sum("credits_micro")

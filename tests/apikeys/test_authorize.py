@@ -214,7 +214,7 @@ def test_key_spend_counts_only_the_current_cycle(workspace, key_and_secret):
     key_spend_add(key, 7 * MICRO, at=timezone.now() - timedelta(days=40))
     key_spend_add(key, 2 * MICRO)
     key_spend_add(key, 3 * MICRO)
-    assert key_cycle_spend_micro(key.pk, workspace.pk) == 5 * MICRO
+    assert key_cycle_spend_micro(key.pk, workspace_id=workspace.pk) == 5 * MICRO
 
 
 def test_the_starter_limit_is_10_per_minute_and_the_11th_is_429(authorize, workspace, secret):
