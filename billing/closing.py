@@ -201,7 +201,7 @@ def _due(at, workspace_id=None, skip=()):
     return list(rows.order_by("end", "pk").values_list("pk", flat=True)[:500])
 
 
-def close_due_cycles(*, at: datetime | None = None, workspace_id: int | None = None) -> list[CloseResult]:
+def cycles_close_due(*, at: datetime | None = None, workspace_id: int | None = None) -> list[CloseResult]:
     """Close every cycle that has ended by `at` (a workspace many cycles behind catches up
     one cycle at a time). Each cycle closes in its own transaction; failures are logged,
     the rest still close, and CycleCloseFailed is raised at the end so the job retries."""
@@ -225,7 +225,3 @@ def close_due_cycles(*, at: datetime | None = None, workspace_id: int | None = N
         names = ", ".join(f"cycle {cid}: {error}" for cid, error in failures)
         raise CycleCloseFailed(f"{len(failures)} cycle(s) not closed ({names}); they will be retried.")
     return results
-
-
-def due_cycles_close_for(workspace_id: int, at: datetime | None = None) -> list[CloseResult]:
-    return close_due_cycles(at=at, workspace_id=workspace_id)

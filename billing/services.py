@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing.closing import cycle_close_locked, due_cycles_close_for
+from billing.closing import cycle_close_locked, cycles_close_due
 from billing.cycles import cycle_bounds, cycle_open
 from billing.ledger import Posting, ledger_post, shards_create
 from billing.models import (
@@ -130,7 +130,7 @@ def plan_change(
     now = now or timezone.now()
     _require_manager(workspace, actor)
     # A cycle that already ended is closed first, so the upgrade closes the right one.
-    due_cycles_close_for(workspace.pk, at=now)
+    cycles_close_due(at=now, workspace_id=workspace.pk)
     with transaction.atomic():
         account = _locked_account(workspace)
         current = account.plan

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from billing.closing import CycleCloseFailed, close_due_cycles as cycles_close
+from billing.closing import CycleCloseFailed, cycles_close_due
 
 
 @shared_task(
@@ -11,4 +11,4 @@ from billing.closing import CycleCloseFailed, close_due_cycles as cycles_close
 )
 def close_due_cycles():
     """Hourly (config/celery.py): close every billing cycle that has ended."""
-    return len(cycles_close())
+    return len(cycles_close_due())

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
-from billing.closing import close_due_cycles
+from billing.closing import cycles_close_due
 from billing.ledger import credits_charge, ledger_sum, workspace_balance
 from billing.models import BillingCycle, EntryKind, Invoice, LedgerEntry
 from billing.money import MICRO
@@ -72,7 +72,7 @@ def test_a_cycle_closed_by_two_workers_at_once_closes_once(busy):
     charge(busy, 130_000, "u1", at=utc(2027, 2, 10))
     at = utc(2027, 2, 28, 0, 5)
 
-    run_threads(4, lambda n: close_due_cycles(at=at))
+    run_threads(4, lambda n: cycles_close_due(at=at))
 
     assert Invoice.objects.filter(workspace=busy).count() == 1
     assert Invoice.objects.get(workspace=busy).total_cents == 79_900 + 30_000
@@ -86,6 +86,6 @@ def test_invoice_numbers_from_concurrent_closes_are_unique_and_gap_free():
     workspaces = [WorkspaceFactory(owner=UserFactory(), name=f"W{n}") for n in range(6)]
     for n, ws in enumerate(workspaces):
         start_on(ws, plan="pro", anchor_day=1, start=utc(2026, 1, 1))
-    run_threads(3, lambda n: close_due_cycles(at=utc(2026, 2, 1)))
+    run_threads(3, lambda n: cycles_close_due(at=utc(2026, 2, 1)))
     numbers = sorted(int(n[-6:]) for n in Invoice.objects.values_list("number", flat=True))
     assert len(numbers) == 6 and numbers == list(range(numbers[0], numbers[0] + 6))

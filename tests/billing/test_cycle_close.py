@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import OperationalError
 
 from billing import closing
-from billing.closing import CycleCloseFailed, close_due_cycles
+from billing.closing import CycleCloseFailed, cycles_close_due
 from billing.models import BillingAccount, BillingCycle, EntryKind, Invoice, LedgerEntry, Plan
 from billing.selectors import balance_payload
 from billing.services import downgrade_cancel, plan_change
@@ -27,7 +27,7 @@ def test_pro_cycle_expires_included_and_grants_the_next(workspace):
     buy(workspace, 500, "p1", at=utc(2026, 1, 21))
     assert balance(workspace) == (100_000 - 30_000 + 500) * MICRO
 
-    [result] = close_due_cycles(at=utc(2026, 2, 5, 0, 5))
+    [result] = cycles_close_due(at=utc(2026, 2, 5, 0, 5))
 
     assert result.expired_micro == 70_000 * MICRO
     # purchased credits survive; the next cycle's 100,000 arrive
@@ -44,11 +44,11 @@ def test_pro_cycle_expires_included_and_grants_the_next(workspace):
 def test_closing_twice_changes_nothing_the_second_time(workspace):
     start_on(workspace, plan="pro", anchor_day=1, start=utc(2026, 3, 1))
     charge(workspace, 120_000, "u1", at=utc(2026, 3, 10))
-    first = close_due_cycles(at=utc(2026, 4, 1, 1))
+    first = cycles_close_due(at=utc(2026, 4, 1, 1))
     rows = LedgerEntry.objects.filter(workspace=workspace).count()
     money = balance(workspace)
 
-    assert close_due_cycles(at=utc(2026, 4, 1, 1)) == []
+    assert cycles_close_due(at=utc(2026, 4, 1, 1)) == []
     call_command("close_cycles", "--at", "2026-04-01T01:00:00Z")
 
     assert len(first) == 1
@@ -63,7 +63,7 @@ def test_pro_overage_is_settled_and_invoiced(workspace):
     charge(workspace, 112_345.5, "u1", at=utc(2026, 3, 31, 23, 59))
     assert balance_payload(workspace, at=utc(2026, 3, 31, 23, 59, 30))["overage"] == "12345.500000"
 
-    [result] = close_due_cycles(at=utc(2026, 4, 1))
+    [result] = cycles_close_due(at=utc(2026, 4, 1))
 
     assert result.settled_micro == 12_345_500_000
     settlement = LedgerEntry.objects.get(reference=f"cycle:{result.cycle.pk}:settlement")
@@ -81,7 +81,7 @@ def test_usage_after_the_cycle_end_belongs_to_the_next_cycle(workspace):
     charge(workspace, 10_000, "before", at=utc(2026, 3, 20))
     charge(workspace, 2_000, "after-end-before-job", at=utc(2026, 4, 1, 0, 3))
 
-    [result] = close_due_cycles(at=utc(2026, 4, 1, 0, 5))
+    [result] = cycles_close_due(at=utc(2026, 4, 1, 0, 5))
 
     assert result.expired_micro == 90_000 * MICRO
     assert balance_payload(workspace, at=utc(2026, 4, 2))["included_remaining"] == "98000.000000"
@@ -94,7 +94,7 @@ def test_pay_as_you_go_overage_is_invoiced_without_a_fee(workspace):
     charge(workspace, 350, "u1", at=utc(2026, 3, 15))
     assert balance_payload(workspace, at=utc(2026, 3, 16))["overage_limit"] == "5000.000000"
 
-    [result] = close_due_cycles(at=utc(2026, 4, 1))
+    [result] = cycles_close_due(at=utc(2026, 4, 1))
 
     assert [(l.description, l.amount_cents) for l in result.invoice.lines.all()] == [
         ("Overage at USD 0.01 per credit", 250)
@@ -107,7 +107,7 @@ def test_prepaid_negative_balance_is_settled_onto_the_invoice(workspace):
     buy(workspace, 10, "p1", at=utc(2026, 3, 2))
     charge(workspace, 13, "u1", at=utc(2026, 3, 3))  # the last request ran past zero
 
-    [result] = close_due_cycles(at=utc(2026, 4, 1))
+    [result] = cycles_close_due(at=utc(2026, 4, 1))
 
     assert result.invoice.total_cents == 3
     assert balance(workspace) == 0
@@ -116,7 +116,7 @@ def test_prepaid_negative_balance_is_settled_onto_the_invoice(workspace):
 def test_nothing_owed_means_no_invoice(workspace):
     start_on(workspace, plan="starter", anchor_day=1, start=utc(2026, 3, 1))
     buy(workspace, 100, "p1", at=utc(2026, 3, 2))
-    close_due_cycles(at=utc(2026, 4, 1))
+    cycles_close_due(at=utc(2026, 4, 1))
     assert not Invoice.objects.filter(workspace=workspace).exists()
     assert balance(workspace) == 100 * MICRO
 
@@ -130,7 +130,7 @@ def test_volume_tiers_discount_the_overage_above_each_threshold(workspace):
     )
     charge(workspace, 2_500_000, "u1", at=utc(2026, 3, 10))
 
-    [result] = close_due_cycles(at=utc(2026, 4, 1))
+    [result] = cycles_close_due(at=utc(2026, 4, 1))
 
     lines = [(l.description, l.amount_cents) for l in result.invoice.lines.all()]
     assert lines == [
@@ -150,7 +150,7 @@ def test_scheduled_downgrade_applies_at_the_cycle_end(workspace, owner):
     assert result.kind == "scheduled" and result.effective_at == utc(2026, 6, 10)
     assert BillingAccount.objects.get(workspace=workspace).plan.code == "pro"
 
-    close_due_cycles(at=utc(2026, 6, 10, 0, 5))
+    cycles_close_due(at=utc(2026, 6, 10, 0, 5))
 
     account = BillingAccount.objects.get(workspace=workspace)
     assert account.plan.code == "starter" and account.scheduled_plan is None
@@ -162,7 +162,7 @@ def test_a_cancelled_downgrade_does_not_happen(workspace, owner):
     start_on(workspace, plan="pro", anchor_day=10, start=utc(2026, 5, 10))
     plan_change(workspace=workspace, plan=Plan.objects.get(code="starter"), actor=owner, now=utc(2026, 5, 20))
     downgrade_cancel(workspace=workspace, actor=owner)
-    close_due_cycles(at=utc(2026, 6, 10, 0, 5))
+    cycles_close_due(at=utc(2026, 6, 10, 0, 5))
     assert BillingAccount.objects.get(workspace=workspace).plan.code == "pro"
     assert balance(workspace) == 100_000 * MICRO
 
@@ -197,7 +197,7 @@ def test_cycles_follow_anchor_31_across_month_ends(workspace, start, closes):
     start_on(workspace, plan="pro", anchor_day=31, start=start)
     for n, end in enumerate(closes):
         charge(workspace, 1_000, f"u{n}", at=end - timedelta(minutes=1))
-        close_due_cycles(at=end)
+        cycles_close_due(at=end)
     bounds = cycles(workspace)
     assert [s for s, _ in bounds] == [start, *closes]
     assert [e for _, e in bounds[:-1]] == closes
@@ -209,7 +209,7 @@ def test_cycles_follow_anchor_31_across_month_ends(workspace, start, closes):
 
 def test_a_job_far_behind_closes_each_missed_cycle(workspace):
     start_on(workspace, plan="pro", anchor_day=1, start=utc(2026, 1, 1))
-    results = close_due_cycles(at=utc(2026, 4, 1, 0, 5))
+    results = cycles_close_due(at=utc(2026, 4, 1, 0, 5))
     assert [r.cycle.start for r in results] == [utc(2026, 1, 1), utc(2026, 2, 1), utc(2026, 3, 1)]
     assert Invoice.objects.filter(workspace=workspace).count() == 3
     assert balance(workspace) == 100_000 * MICRO
@@ -225,7 +225,7 @@ def test_a_failing_query_grants_and_invoices_nothing(workspace, monkeypatch):
 
     monkeypatch.setattr(closing, "balance_before", broken)
     with pytest.raises(CycleCloseFailed):
-        close_due_cycles(at=utc(2026, 4, 1))
+        cycles_close_due(at=utc(2026, 4, 1))
     with pytest.raises(CommandError):
         call_command("close_cycles", "--at", "2026-04-01T00:00:00Z")
 
@@ -234,7 +234,7 @@ def test_a_failing_query_grants_and_invoices_nothing(workspace, monkeypatch):
     assert BillingCycle.objects.get(workspace=workspace).closed_at is None
 
     monkeypatch.undo()
-    [result] = close_due_cycles(at=utc(2026, 4, 1))  # the retry closes it properly
+    [result] = cycles_close_due(at=utc(2026, 4, 1))  # the retry closes it properly
     assert result.invoice.total_cents == 79_900 + 50_000
 
 

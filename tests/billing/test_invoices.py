@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from billing.closing import close_due_cycles
+from billing.closing import cycles_close_due
 from billing.invoices import LineSpec, invoice_create
 from billing.models import Invoice
 from tests.billing.helpers import charge, start_on, utc
@@ -42,7 +42,7 @@ def test_invoice_pdf_shows_lines_and_totals(workspace, owner, client_for):
     start_on(workspace, plan="enterprise", anchor_day=1, start=utc(2026, 3, 1), custom_fee_cents=250_000,
              volume_tiers=[{"above": 1_000_000, "discount_percent": "10"}])
     charge(workspace, 1_200_000, "u1", at=utc(2026, 3, 9))
-    [result] = close_due_cycles(at=utc(2026, 4, 1))
+    [result] = cycles_close_due(at=utc(2026, 4, 1))
     invoice = result.invoice
 
     text = _pdf_text(client_for(owner).get(f"/settings/billing/invoices/{invoice.number}.pdf"))

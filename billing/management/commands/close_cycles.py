@@ -2,7 +2,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.closing import CycleCloseFailed, close_due_cycles
+from billing.closing import CycleCloseFailed, cycles_close_due
 from billing.invoices import cents_display
 from billing.money import format_credits
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, at=None, **options):
         moment = _parse(at) if at else None
         try:
-            results = close_due_cycles(at=moment)
+            results = cycles_close_due(at=moment)
         except CycleCloseFailed as error:
             raise CommandError(str(error))
         for r in results:
