@@ -44,7 +44,7 @@ def test_unset_environment_gives_the_embedded_set_up(tmp_path):
         "django.db.backends.sqlite3", "django.core.cache.backends.locmem.LocMemCache", "False",
         "config.mail.FileAndConsoleEmailBackend", "True", "True",
     ]
-    assert second.split() == ["filesystem://", f"file://{tmp_path}/celery/results"]
+    assert second.split() == ["filesystem://localhost/", f"file://{tmp_path}/celery/results"]
     assert (tmp_path / "celery" / "queue").is_dir()
 
 
