@@ -199,7 +199,7 @@ def timestamp_parse(value, param):
     1-9999 or one the calendar has not (February 30th, a leap second)."""
     if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
         try:
-            parsed = parse_datetime(value.upper())
+            parsed = parse_datetime(value if value.isupper() else value.upper())  # t, z allowed
             if parsed is not None and parsed.tzinfo is not None:
                 return parsed.astimezone(dt_timezone.utc)
         except (ValueError, OverflowError):

@@ -292,7 +292,6 @@ def _decimal(value, param, *, whole):
 
 _WHOLE_TEXT = re.compile(WHOLE_TEXT_PATTERN)
 _FRACTION_TEXT = re.compile(FRACTION_TEXT_PATTERN)
-_TEXT = re.compile(TEXT_PATTERN)
 _PRODUCT = re.compile(PRODUCT_PATTERN)
 
 
@@ -303,12 +302,14 @@ def _string(data, name, *, max_length, required, prefix="", why=None):
         if required:
             raise InvalidRequest(f"{param} is required" + (f": {why}." if why else "."), param=param)
         return None
-    if not isinstance(value, str) or not _TEXT.fullmatch(value):
-        raise InvalidRequest(f"{param} must be a non-empty string without NUL.", param=param)
+    # TEXT_PATTERN, checked the quick way: something left after stripping blanks, no NUL.
+    stripped = value.strip(BLANK) if isinstance(value, str) else ""
+    if not stripped:
+        raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
     text_check(value, param)
     if len(value) > max_length:
         raise InvalidRequest(f"{param} is longer than {max_length} characters.", param=param)
-    return value.strip(BLANK)
+    return stripped
 
 
 def _product(value, param):
