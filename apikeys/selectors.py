@@ -1,6 +1,5 @@
 """Reads about keys: lookups by hash, spend this cycle, the keys page."""
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +10,7 @@ from apikeys.models import APIKey, KeySpend
 from billing.cycles import cycle_bounds
 from billing.models import BillingAccount, BillingCycle
 from billing.money import MICRO
+from config.ttlcache import TtlCache
 
 
 @dataclass
@@ -106,8 +106,7 @@ def member_key_consequences(workspace, user):
     return [f"API key “{key.name}” ({key.prefix}…) will be revoked" for key in keys]
 
 
-_cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
-CYCLE_START_TTL_SECONDS = 60
+_cycle_starts = TtlCache(ttl_seconds=60, max_entries=100_000)
 
 
 def cycle_start_cached(workspace_id, at=None):
@@ -118,16 +117,4 @@ def cycle_start_cached(workspace_id, at=None):
     """
     if at is not None:
         return cycle_start(workspace_id, at)
-    now = time.monotonic()
-    hit = _cycle_starts.get(workspace_id)
-    if hit and now - hit[1] < CYCLE_START_TTL_SECONDS:
-        return hit[0]
-    start = cycle_start(workspace_id)
-    if len(_cycle_starts) > 100_000:
-        _cycle_starts.clear()
-    _cycle_starts[workspace_id] = (start, now)
-    return start
-
-
-def cycle_start_cache_clear():
-    _cycle_starts.clear()
+    return _cycle_starts.get(workspace_id, load=lambda: cycle_start(workspace_id))

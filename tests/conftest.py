@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from apikeys.selectors import cycle_start_cache_clear
+from config.ttlcache import ttl_caches_clear
 from usage.catalog import catalog_forget_local
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
@@ -39,7 +39,7 @@ def _fast_and_clean(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # rate limits and cached keys never leak from one test into the next
     catalog_forget_local()
-    cycle_start_cache_clear()
+    ttl_caches_clear()  # keys and cycle starts looked up by an earlier test
     yield
 
 
