@@ -69,7 +69,7 @@ def _write_isolating(group: list[PreparedEvent]) -> None:
     write = pgwrite.events_record_pg if connection.vendor == "postgresql" else _record_portable
     try:
         write(group)
-    except DataError as error:
+    except (DataError, UnicodeEncodeError) as error:  # refused text: NUL, a lone surrogate
         if len(group) > 1:
             # Which row the database refused is not said: each event again on its own.
             for p in group:
