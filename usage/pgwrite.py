@@ -33,14 +33,15 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 
-from apikeys.selectors import cycle_start_cached
 from apikeys.services import key_spends_sql
 from billing.credits import credits_changed_on_commit
+from billing.cycles import cycle_start_cached
 from billing.ledger import credits_balance_sql, credits_charge_sql
 from billing.money import format_credits
 from billing.selectors import metadata_retention_sql
 from usage.models import UsageEvent
-from usage.preparing import PreparedEvent, event_response, event_row
+from usage.preparing import PreparedEvent, event_replayed, event_response, event_row
+from usage.retries import with_retries
 
 # Every parameter has an explicit type (_SQL's are arrays of these). Text, not varchar(n):
 # an explicit cast to varchar(n) would truncate silently, an assignment to the column
@@ -213,8 +214,6 @@ def events_record_pg(prepared: Sequence[PreparedEvent]) -> None:
     """Write events of distinct (workspace, id) in one statement; fills each one's `result`,
     the stored first answer for those recorded before. Listeners of billing.credits hear of
     the charges once they commit (at once in autocommit, before anyone is answered)."""
-    from usage.storage import event_replayed, with_retries
-
     items = []
     for p in prepared:
         p.result = event_response(p, balance_micro=0)  # the statement fills the balance in
@@ -304,7 +303,7 @@ def _is_json(field):
 
 def _json_texts(values):
     """JSON texts of `values`, each object serialized once: the events of a batch share
-    their quote's breakdown and price versions (usage.pricing memoizes quotes)."""
+    their quote's breakdown and price versions (pricing.quote memoizes quotes)."""
     texts, seen = [], {}
     for value in values:
         if value is None:

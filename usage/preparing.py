@@ -16,9 +16,9 @@ from apikeys.services import key_for_usage
 from billing.money import format_credits, format_usd
 from config.api import ApiError, InvalidRequest
 from config.ttlcache import TtlCache
-from usage.events import Event, event_as_dict, event_canonical, parse_event
+from pricing.events import Event, event_as_dict, event_canonical, parse_event
+from pricing.quote import UnknownProduct, price_event
 from usage.models import NotBilledReason
-from usage.pricing import UnknownProduct, price_event
 
 
 @dataclass
@@ -102,7 +102,7 @@ def event_id_of(raw: object) -> str | None:
 
 
 def _price(prepared: PreparedEvent) -> None:
-    """Price with the catalog in force at the event's time (usage.pricing's rule).
+    """Price with the catalog in force at the event's time (pricing.quote's rule).
 
     4xx/5xx come back not billed (with their rows where priceable); only a successful
     event can be unpriced.
@@ -192,3 +192,15 @@ def event_row(prepared: PreparedEvent, result: UsageResult, *, retention_days: i
         metadata=metadata,
         metadata_expires_at=metadata_expires_at,
     )
+
+
+def event_replayed(prepared: PreparedEvent, stored: dict | None) -> UsageResult:
+    """The stored first answer of an id recorded before, or 409 when the body differs."""
+    if stored is None:
+        raise RuntimeError("An event id conflicted but no stored event was found.")
+    if stored["body_hash"] != prepared.body_hash:
+        return UsageResult(409, error_body(ApiError(
+            f"Event id {prepared.event_id!r} was already recorded with a different body. "
+            "Use a new id for a new request.", "id", status=409, code="idempotency_conflict",
+        )))
+    return UsageResult(stored["response_status"], stored["response"])

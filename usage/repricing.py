@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from apikeys.services import key_spend_add
 from billing.ledger import credits_charge
-from usage.events import parse_event
+from pricing.events import parse_event
+from pricing.quote import price_event
 from usage.models import UsageEvent
 from usage.preparing import usage_reference
-from usage.pricing import price_event
 
 
 def unpriced_event_charge(usage_event: UsageEvent, *, now: datetime | None = None) -> bool:

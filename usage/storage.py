@@ -19,21 +19,19 @@ the group is written again one event at a time and only that event gets an error
 failing database (OperationalError) is raised for the caller to answer 503.
 """
 
-import time
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from apikeys.services import key_spends_add
 from billing.ledger import Charge, credits_charge_many, workspace_balances
 from billing.selectors import metadata_retention_days
-from config.api import ApiError, InvalidRequest
+from config.api import InvalidRequest
 from usage.models import UsageEvent
-from usage.preparing import PreparedEvent, UsageResult, error_body, event_response, event_row
+from usage.preparing import PreparedEvent, event_replayed, event_response, event_row
+from usage.retries import with_retries
 
-RETRIES = 4
-T = TypeVar("T")
+RETRIES = 4  # attempts when a concurrent request inserted one of our events first
 
 
 class _LostRace(Exception):
@@ -79,35 +77,6 @@ def _write_isolating(group: list[PreparedEvent]) -> None:
         group[0].error = InvalidRequest(
             f"This event holds a value the database cannot store ({reason}); fix it and send it again."
         )
-
-
-def with_retries(work: Callable[[], T]) -> T:
-    """work(), again after a deadlock or serialization failure (nothing was written then)."""
-    for attempt in range(RETRIES):
-        try:
-            return work()
-        except OperationalError as error:
-            if attempt == RETRIES - 1 or not _is_retryable(error):
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _is_retryable(error: OperationalError) -> bool:
-    code = getattr(getattr(error, "__cause__", None), "sqlstate", None)
-    return code in ("40P01", "40001") or "database is locked" in str(error)
-
-
-def event_replayed(prepared: PreparedEvent, stored: dict | None) -> UsageResult:
-    """The stored first answer of an id recorded before, or 409 when the body differs."""
-    if stored is None:
-        raise RuntimeError("An event id conflicted but no stored event was found.")
-    if stored["body_hash"] != prepared.body_hash:
-        return UsageResult(409, error_body(ApiError(
-            f"Event id {prepared.event_id!r} was already recorded with a different body. "
-            "Use a new id for a new request.", "id", status=409, code="idempotency_conflict",
-        )))
-    return UsageResult(stored["response_status"], stored["response"])
 
 
 # --- The portable path (SQLite) -------------------------------------------------------------
