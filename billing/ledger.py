@@ -35,7 +35,7 @@ def shards_create(workspace):
     )
 
 
-def workspace_balance(workspace_id):
+def workspace_balance(workspace_id: int) -> int:
     """The balance in micro-credits: the sum of the shards, equal to the ledger's sum."""
     total = BalanceShard.objects.filter(workspace_id=workspace_id).aggregate(s=Sum("balance_micro"))
     return total["s"] or 0
@@ -72,65 +72,26 @@ def _add_to_a_shard(workspace_id, amount_micro):
         )
 
 
-# PostgreSQL: the row, its shard and the balance after, in one round trip. The final SUM
-# reads the statement's snapshot, taken before its own UPDATE, so the amount is added.
-_POST_SQL = """
-WITH entry AS (
-  INSERT INTO billing_ledgerentry
-    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-  VALUES (%(ws)s, %(kind)s, %(amount)s, %(reference)s, %(memo)s, %(actor)s, %(at)s)
-  RETURNING id
-), shard AS (
-  UPDATE billing_balanceshard SET balance_micro = balance_micro + %(amount)s
-  WHERE workspace_id = %(ws)s AND shard = %(shard)s AND EXISTS (SELECT 1 FROM entry)
-  RETURNING 1
-)
-SELECT (SELECT id FROM entry), (SELECT count(*) FROM shard),
-       (SELECT COALESCE(SUM(balance_micro), 0) FROM billing_balanceshard
-        WHERE workspace_id = %(ws)s) + %(amount)s
-"""
-
-
-def _post_in_one_statement(fields):
-    """INSERT + shard UPDATE + balance for PostgreSQL, in one round trip."""
-    params = {
-        "ws": fields["workspace_id"], "kind": fields["kind"], "amount": fields["amount_micro"],
-        "reference": fields["reference"], "memo": fields["memo"],
-        "actor": getattr(fields["created_by"], "pk", None), "at": fields["created_at"],
-        "shard": random.randrange(SHARDS),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_POST_SQL, params)
-        entry_id, shards_moved, balance = cursor.fetchone()
-    entry = LedgerEntry(id=entry_id, **fields)
-    if shards_moved != 1:  # a workspace without shards yet: the slow path makes them
-        _add_to_a_shard(fields["workspace_id"], fields["amount_micro"])
-        balance = workspace_balance(fields["workspace_id"])
-    return Posting(entry, True, balance)
-
-
 def ledger_post(
-    *, workspace, kind, amount_micro, reference=None, memo="", actor=None, at=None, savepoint=True
-):
+    *, workspace, kind: str, amount_micro: int, reference: str | None = None, memo: str = "",
+    actor=None, at: datetime | None = None,
+) -> Posting:
     """Insert one ledger row and move the balance, once per `reference`.
 
     Returns a Posting; when the reference was already posted, `created` is False and the
-    existing row is returned, so a retry is harmless.
-
-    savepoint=False is for a caller whose own transaction handles a duplicate (the usage
-    call rolls back and answers the first response): a duplicate reference then raises
-    IntegrityError, and the two round trips of a savepoint are saved on the hot path.
+    existing row is returned, so a retry is harmless. Listeners hear of it after the commit
+    (billing.credits).
     """
     posting = _ledger_post(
         workspace_id=getattr(workspace, "pk", workspace), kind=kind, amount_micro=amount_micro,
-        reference=reference, memo=memo, actor=actor, at=at, savepoint=savepoint,
+        reference=reference, memo=memo, actor=actor, at=at,
     )
     if posting.created:
         credits_changed_on_commit(balances={posting.entry.workspace_id: posting.balance_micro})
     return posting
 
 
-def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at, savepoint):
+def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at):
     fields = dict(
         workspace_id=workspace_id,
         kind=kind,
@@ -140,12 +101,6 @@ def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at
         created_by=actor,
     )
     fields["created_at"] = at or timezone.now()
-    if not savepoint:
-        if connection.vendor == "postgresql":
-            return _post_in_one_statement(fields)
-        entry = LedgerEntry.objects.create(**fields)
-        _add_to_a_shard(workspace_id, entry.amount_micro)
-        return Posting(entry, True, workspace_balance(workspace_id))
     try:
         with transaction.atomic():
             entry = LedgerEntry.objects.create(**fields)
@@ -160,7 +115,7 @@ def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at
     return Posting(entry, True, workspace_balance(workspace_id))
 
 
-def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=True):
+def credits_charge(*, workspace, amount_micro: int, reference: str, memo: str = "") -> Posting:
     """Charge usage once per reference; returns the Posting with the balance after.
 
     Never refuses for lack of credits: the work was already done (docs/api.md).
@@ -171,7 +126,6 @@ def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=Tru
         amount_micro=-abs(int(amount_micro)),
         reference=reference,
         memo=memo,
-        savepoint=savepoint,
     )
 
 
