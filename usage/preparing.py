@@ -14,7 +14,7 @@ from django.utils import timezone
 from apikeys.models import APIKey
 from apikeys.services import key_for_usage
 from billing.money import format_credits, format_usd
-from config.api import ApiError, InvalidRequest
+from config.api import ApiError, InvalidRequest, text_is_safe
 from config.ttlcache import TtlCache
 from pricing.events import Event, event_as_dict, event_canonical, parse_event
 from pricing.quote import UnknownProduct, price_event
@@ -79,8 +79,7 @@ def event_prepare(*, index: int, raw: object, now: datetime) -> PreparedEvent:
     prepared = PreparedEvent(index=index, now=now)
     if not isinstance(raw, dict):
         raise InvalidRequest("An event must be a JSON object.")
-    raw_id = raw.get("id")
-    prepared.event_id = raw_id if isinstance(raw_id, str) else None
+    prepared.event_id = event_id_of(raw)
     event = parse_event(raw, gateway=True)
     prepared.event = event
     prepared.event_id = event.id
@@ -96,9 +95,9 @@ def event_prepare(*, index: int, raw: object, now: datetime) -> PreparedEvent:
 
 
 def event_id_of(raw: object) -> str | None:
-    """The id a refused event's slot shows: what the caller sent, if it is text."""
+    """The id a refused event's slot shows: what the caller sent, if it is text we may echo."""
     value = raw.get("id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and text_is_safe(value) else None
 
 
 def _price(prepared: PreparedEvent) -> None:
