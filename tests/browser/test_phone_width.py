@@ -1,5 +1,5 @@
 """On a phone (390 px) a wide table scrolls inside its card; the page itself never scrolls
-sideways (UI.md), not even by the screen-reader-only labels in a table's last column."""
+sideways, not even by the screen-reader-only labels in a table's last column."""
 
 import pytest
 
