@@ -92,7 +92,8 @@ def _invitation_send(invitation, token, base_url):
     link = base_url.rstrip("/") + f"/invites/{token}/"
     context = {"invitation": invitation, "link": link, "workspace": invitation.workspace,
                "inviter": invitation.invited_by, "expires_at": invitation.expires_at}
-    subject = render_to_string("teams/email/invitation_subject.txt", context).strip()
+    # A subject is a header: plain text (the template turns autoescape off) on one line.
+    subject = " ".join(render_to_string("teams/email/invitation_subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("teams/email/invitation_message.txt", context),
