@@ -43,31 +43,28 @@ def cache_settings(*, redis_url: str | None, key_prefix: str) -> dict:
     }
 
 
+# Per process, not per cache object: Django makes one cache object per thread.
+_outage = {"down_until": 0.0, "logged_at": 0.0}
+
+
 class RedisCacheWithLocalFallback(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
+        # LocMemCache objects of one name share one store, so every thread sees the same counts.
         self._local = LocMemCache(f"redis-fallback:{server}", {"TIMEOUT": params.get("TIMEOUT", 300)})
-        self._down_until = 0.0
-        self._last_log = 0.0
 
     def _try(self, key, method, *args, **kwargs):
         """Redis' answer, or for a fallback key while Redis is unreachable the local one."""
         if not key.startswith(LOCAL_FALLBACK_PREFIXES):
             return getattr(super(), method)(key, *args, **kwargs)
-        if time.monotonic() >= self._down_until:
+        if time.monotonic() >= _outage["down_until"]:
             try:
                 return getattr(super(), method)(key, *args, **kwargs)
             except UNREACHABLE as error:
-                self._down_until = time.monotonic() + RETRY_AFTER_SECONDS
-                self._log(error)
+                _outage["down_until"] = time.monotonic() + RETRY_AFTER_SECONDS
+                _log(error)
         degraded_count(CACHE_LOCAL_FALLBACK)
         return getattr(self._local, method)(key, *args, **kwargs)
-
-    def _log(self, error):
-        now = time.monotonic()
-        if now - self._last_log > 10:  # one line per 10 s per process, not one per call
-            self._last_log = now
-            logger.warning("Redis is unreachable; rate-limit counters are kept in this process: %s", error)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         return self._try(key, "add", value, timeout, version)
@@ -93,3 +90,20 @@ class RedisCacheWithLocalFallback(RedisCache):
     def clear(self):
         self._local.clear()
         return super().clear()
+
+
+def fallback_forget() -> None:
+    """Forget the outage and the counts kept without Redis (tests that point at a dead one)."""
+    _outage.update(down_until=0.0, logged_at=0.0)
+    from django.core.cache import caches
+
+    local = getattr(caches["default"], "_local", None)
+    if local is not None:
+        local.clear()
+
+
+def _log(error):
+    now = time.monotonic()
+    if now - _outage["logged_at"] > 10:  # one line per 10 s per process, not one per call
+        _outage["logged_at"] = now
+        logger.warning("Redis is unreachable; rate-limit counters are kept in this process: %s", error)

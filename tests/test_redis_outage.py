@@ -6,10 +6,9 @@ import json
 import logging
 
 import pytest
-from django.core.cache import caches
 
 from apikeys.ratelimit import ratelimit_reset_local
-from config.cache import cache_settings
+from config.cache import cache_settings, fallback_forget
 from apikeys.services import key_create, service_token_create
 from tests.factories import PASSWORD, UserFactory, give_credits
 
@@ -24,10 +23,10 @@ def redis_down(settings):
     settings.CACHES = {"default": cache_settings(redis_url=DEAD_REDIS, key_prefix="md")}
     settings.REDIS_URL = DEAD_REDIS
     settings.CELERY_BROKER_URL = DEAD_REDIS
-    caches["default"]._local.clear()  # the fallback's memory outlives one test's settings
+    fallback_forget()  # the fallback's memory and outage state outlive one test's settings
     ratelimit_reset_local()
     yield
-    caches["default"]._local.clear()
+    fallback_forget()
 
 
 def _login(client, email, password):
