@@ -153,3 +153,6 @@ class InvoiceAdmin(admin.ModelAdmin):
 
             obj.paid_at = timezone.now()
         super().save_model(request, obj, form, change)
+
+
+from billing import admin_plans  # noqa: E402,F401  (registers the paid side's admin pages)

@@ -53,3 +53,15 @@ class AdjustmentForm(forms.Form):
         if value == Decimal(0):
             raise forms.ValidationError("An adjustment of zero credits changes nothing.")
         return value
+
+
+class SalesRequestForm(forms.Form):
+    company = forms.CharField(max_length=120, label="Company")
+    volume = forms.CharField(
+        max_length=120, label="Expected monthly volume",
+        help_text="For example: 2 million pages, or USD 20,000 of usage.",
+    )
+    message = forms.CharField(
+        max_length=4000, label="What do you need?", widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Compliance, deployment, rate limits, volume pricing…",
+    )

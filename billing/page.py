@@ -1,6 +1,10 @@
 """What the Billing page shows: plan, balance, cycle, movements, and which actions the
 viewer may take (owners and admins only)."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from billing.models import BillingMode, EntryKind, Plan
 from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
@@ -24,6 +28,24 @@ def _plan_limits(plan, account=None):
         ("Service level", plan.service_level),
         ("Data retention", plan.data_retention),
     ]
+
+
+# usage draws charts from its roll-ups, and billing may not import usage (docs/architecture.md):
+# usage registers the function when it loads.
+_consumption_chart = None
+
+
+def consumption_chart_register(function):
+    """`function(workspace, *, start, end)` → a plotly figure dict of credits used per day, or None."""
+    global _consumption_chart
+    _consumption_chart = function
+
+
+def _cycle_chart(workspace, cycle):
+    if _consumption_chart is None:
+        return None
+    today = timezone.now().date()
+    return _consumption_chart(workspace, start=cycle.start.date(), end=min(today, (cycle.end - timedelta(days=1)).date()))
 
 
 def billing_page_context(membership):
@@ -55,4 +77,5 @@ def billing_page_context(membership):
         "has_card": workspace_has_saved_card(workspace),
         "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
         "entry_kinds": EntryKind,
+        "chart": _cycle_chart(workspace, summary.cycle),
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views
+from billing import views, views_plans
 
 urlpatterns = [
     path("settings/billing/", views.billing, name="billing"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("settings/billing/overage-limit/", views.overage_limit, name="billing_overage_limit"),
     path("settings/billing/invoices/", views.invoices, name="billing_invoices"),
     path("settings/billing/invoices/<str:number>.pdf", views.invoice_download, name="billing_invoice_pdf"),
+    path("settings/billing/contact-sales/", views_plans.contact_sales, name="billing_contact_sales"),
 ]

@@ -169,6 +169,8 @@ ACCOUNT_RATE_LIMITS = {
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Meterdesk <no-reply@meterdesk.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in mails that jobs send (no request to take the host from): a failed recharge, ...
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 EMAIL_URL = env_url("EMAIL_URL", {"smtp", "smtps", "submission"})
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 if EMAIL_URL:
