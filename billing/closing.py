@@ -154,7 +154,23 @@ def cycle_close_locked(*, account, cycle, boundary, now):
         )
     cycle.closed_at = now
     cycle.save(update_fields=["end", "closed_at"])
+    if invoice is not None and invoice.status == InvoiceStatus.OPEN:
+        _collect_on_commit(account, cycle)
     return CloseResult(cycle, True, expire, settle, invoice, None, lines)
+
+
+def _collect_on_commit(account, cycle):
+    """After the close commits, a job collects the open invoice: a Stripe invoice for the
+    overage of a subscription's cycle, or an off-session charge under pay-as-you-go."""
+    if account.fee_billed_by_stripe:
+        how = "stripe_invoice"
+    elif account.billing_mode == BillingMode.PAY_AS_YOU_GO:
+        how = "card"
+    else:
+        return  # prepaid usage beyond the balance, staff-set fees: Pay now or staff collect
+    from billing.tasks import cycle_invoice_collect
+
+    transaction.on_commit(lambda: cycle_invoice_collect.delay(cycle.pk, how))
 
 
 def cycle_close(*, cycle_id, at=None):
@@ -179,6 +195,8 @@ def cycle_close(*, cycle_id, at=None):
         if account.scheduled_plan_id:
             account.plan = account.scheduled_plan
             account.scheduled_plan = None
+            if not account.plan.price_cents:  # a subscription cancelled at the period's end
+                account.fee_billed_by_stripe = account.payment_past_due = False
             if account.billing_mode != BillingMode.PAY_AS_YOU_GO or account.plan.overage_allowed:
                 account.overage_limit = account.plan.default_overage_limit
             account.save()

@@ -65,3 +65,15 @@ class SalesRequestForm(forms.Form):
         max_length=4000, label="What do you need?", widget=forms.Textarea(attrs={"rows": 5}),
         help_text="Compliance, deployment, rate limits, volume pricing…",
     )
+
+
+class AutoRechargeForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Recharge automatically")
+    threshold = forms.IntegerField(
+        min_value=0, max_value=1_000_000, label="When the balance falls below (credits)",
+    )
+    amount_usd = forms.DecimalField(
+        min_value=5, max_value=10_000, max_digits=7, decimal_places=2, label="Add (USD)",
+        help_text="USD 5 to 10,000; 1 credit = USD 0.01.",
+    )
+    monthly_cap = forms.IntegerField(min_value=1, max_value=100, label="At most, per calendar month (UTC)")

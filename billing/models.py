@@ -83,6 +83,9 @@ class BillingAccount(models.Model):
         default=False,
         help_text="A Stripe subscription invoices the plan fee itself; cycle closes leave it out.",
     )
+    payment_past_due = models.BooleanField(
+        default=False, help_text="The Stripe subscription is past due: no overage until it is paid.",
+    )
     volume_tiers = models.JSONField(
         default=list, blank=True,
         help_text='e.g. [{"above": 1000000, "discount_percent": "10"}] (credits per cycle).',
@@ -125,6 +128,8 @@ class BillingAccount(models.Model):
         """
         if not self.may_overspend:
             return None
+        if self.payment_past_due:
+            return 0  # DESIGN.md: while a subscription is past due the overage limit is 0
         if self.overage_limit is not None:
             return self.overage_limit
         if self.plan.default_overage_limit is not None:

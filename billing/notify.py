@@ -48,3 +48,13 @@ def mail_send(*, to: list[str], subject: str, template: str, context: dict) -> b
         logger.exception("billing mail %s to %s failed", template, to)
         return False
     return True
+
+
+def billing_problem_mail(*, workspace, subject: str, template: str, context: dict) -> None:
+    """After the transaction commits, tell the owners and admins of a payment problem."""
+    from django.db import transaction
+
+    context = {"workspace": workspace, **context}
+    transaction.on_commit(lambda: mail_send(
+        to=manager_emails(workspace.pk), subject=f"{subject} ({workspace.name})", template=template, context=context,
+    ))

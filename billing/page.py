@@ -2,10 +2,12 @@
 viewer may take (owners and admins only)."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.models import BillingMode, EntryKind, Plan
+from billing.models import AutoRecharge, BillingMode, EntryKind, Plan, RechargeAttempt
+from billing.recharge import recharges_this_month
 from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
 
@@ -30,6 +32,8 @@ def _plan_limits(plan, account=None):
     ]
 
 
+RECHARGE_ATTEMPTS_SHOWN = 50
+
 # usage draws charts from its roll-ups, and billing may not import usage (docs/architecture.md):
 # usage registers the function when it loads.
 _consumption_chart = None
@@ -46,6 +50,17 @@ def _cycle_chart(workspace, cycle):
         return None
     today = timezone.now().date()
     return _consumption_chart(workspace, start=cycle.start.date(), end=min(today, (cycle.end - timedelta(days=1)).date()))
+
+
+def _auto_recharge_context(workspace, account):
+    settings = AutoRecharge.objects.filter(workspace=workspace).first() or AutoRecharge(workspace=workspace)
+    return {
+        "auto_recharge": settings,
+        "auto_recharge_amount_usd": str(Decimal(settings.amount_credits) / 100),
+        "auto_recharge_offered": not account.may_overspend,
+        "recharge_attempts": list(RechargeAttempt.objects.filter(workspace=workspace)[:RECHARGE_ATTEMPTS_SHOWN]),
+        "recharges_this_month": recharges_this_month(workspace.pk),
+    }
 
 
 def billing_page_context(membership):
@@ -78,4 +93,5 @@ def billing_page_context(membership):
         "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
         "entry_kinds": EntryKind,
         "chart": _cycle_chart(workspace, summary.cycle),
+        **_auto_recharge_context(workspace, account),
     }

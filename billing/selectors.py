@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing.cycles import cycle_bounds
 from billing.ledger import workspace_balance
-from billing.models import BillingAccount, BillingCycle, EntryKind, LedgerEntry
+from billing.models import AutoRecharge, BillingAccount, BillingCycle, EntryKind, LedgerEntry
 from billing.money import MICRO, format_credits
 
 
@@ -146,8 +146,15 @@ def _iso(moment):
 
 
 def auto_recharge_payload(workspace):
-    """The balance API's auto_recharge object. The payments issue adds the settings."""
-    return {"enabled": False, "threshold": None, "amount": None}
+    """The balance API's `auto_recharge` object: whole credits as strings, null when never set."""
+    settings = AutoRecharge.objects.filter(workspace_id=workspace.pk).first()
+    if settings is None:
+        return {"enabled": False, "threshold": None, "amount": None}
+    return {
+        "enabled": settings.enabled,
+        "threshold": str(settings.threshold_credits),
+        "amount": str(settings.amount_credits),
+    }
 
 
 def balance_payload(workspace, at=None):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("settings/billing/invoices/", views.invoices, name="billing_invoices"),
     path("settings/billing/invoices/<str:number>.pdf", views.invoice_download, name="billing_invoice_pdf"),
     path("settings/billing/contact-sales/", views_plans.contact_sales, name="billing_contact_sales"),
+    path("settings/billing/auto-recharge/", views_plans.auto_recharge, name="billing_auto_recharge"),
 ]

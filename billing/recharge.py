@@ -1,0 +1,261 @@
+"""Auto-recharge of prepaid workspaces: settings, the check after every ledger write, the job.
+
+The check runs on the gateway's hot path (credits_changed, after each charge commits), so it
+reads a per-process copy of the threshold and, when the balance is below it, enqueues the
+job at most once per QUEUED_FOR seconds (an atomic cache add). The job decides under a row
+lock: one pending attempt per workspace, at most `monthly_cap` attempts per UTC month. The
+attempt row is saved before Stripe is called; its id is the idempotency key.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from billing.ledger import workspace_balance
+from billing.models import AutoRecharge, BillingAccount, EntryKind, RechargeAttempt, RechargeStatus
+from billing.models_plans import RECHARGE_MAX_CREDITS, RECHARGE_MAX_MONTHLY_CAP, RECHARGE_MIN_CREDITS
+from billing.money import MICRO
+from billing.notify import billing_problem_mail
+from billing.services import BillingError, _require_manager
+from billing.selectors import workspace_has_saved_card
+
+THRESHOLD_TTL = 30  # seconds a process trusts its copy of a workspace's threshold
+QUEUED_FOR = 60  # seconds one enqueued job stands for every later crossing of the threshold
+STALE_PENDING = timedelta(minutes=10)  # a pending attempt this old is driven again (same key)
+
+_thresholds: dict[int, tuple[float, int | None]] = {}
+
+
+def _queued_key(workspace_id):
+    return f"auto-recharge:queued:{workspace_id}"
+
+
+def threshold_micro(workspace_id: int) -> int | None:
+    """The workspace's threshold in micro-credits, None when auto-recharge is off (cached)."""
+    now = time.monotonic()
+    cached = _thresholds.get(workspace_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    credits = (
+        AutoRecharge.objects.filter(workspace_id=workspace_id, enabled=True)
+        .values_list("threshold_credits", flat=True).first()
+    )
+    value = None if credits is None else credits * MICRO
+    _thresholds[workspace_id] = (now + THRESHOLD_TTL, value)
+    return value
+
+
+def threshold_forget(workspace_id: int | None = None) -> None:
+    if workspace_id is None:
+        _thresholds.clear()
+    else:
+        _thresholds.pop(workspace_id, None)
+
+
+def auto_recharge_check(*, workspace_id: int, balance_micro: int) -> bool:
+    """credits_changed listener: enqueue one recharge job when the balance is below the
+    threshold. True when a job was enqueued. Never calls Stripe itself."""
+    threshold = threshold_micro(workspace_id)
+    if threshold is None or balance_micro >= threshold:
+        return False
+    if not cache.add(_queued_key(workspace_id), 1, QUEUED_FOR):
+        return False
+    from billing.tasks import auto_recharge_run
+
+    transaction.on_commit(lambda: auto_recharge_run.delay(workspace_id))
+    return True
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def auto_recharge_get(workspace_id: int) -> AutoRecharge | None:
+    return AutoRecharge.objects.filter(workspace_id=workspace_id).first()
+
+
+def auto_recharge_set(
+    *, workspace, actor, enabled: bool, threshold_credits: int, amount_credits: int, monthly_cap: int,
+) -> AutoRecharge:
+    """Owners and admins of a prepaid workspace with a saved card turn it on; anyone may
+    turn it off. Amounts are whole credits (USD 0.01)."""
+    _require_manager(workspace, actor)
+    if not RECHARGE_MIN_CREDITS <= amount_credits <= RECHARGE_MAX_CREDITS:
+        raise BillingError("The recharge amount must be between USD 5 and USD 10,000 (500 to 1,000,000 credits).")
+    if not 0 <= threshold_credits <= RECHARGE_MAX_CREDITS:
+        raise BillingError("The threshold must be between 0 and 1,000,000 credits.")
+    if not 1 <= monthly_cap <= RECHARGE_MAX_MONTHLY_CAP:
+        raise BillingError(f"Allow between 1 and {RECHARGE_MAX_MONTHLY_CAP} recharges a month.")
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().select_related("plan").get(workspace_id=workspace.pk)
+        if enabled and account.may_overspend:
+            raise BillingError(
+                "Auto-recharge is for prepaid workspaces; this one bills usage past its credits instead."
+            )
+        if enabled and not workspace_has_saved_card(workspace):
+            raise BillingError("Save a card first: auto-recharge charges your saved card.")
+        settings, _ = AutoRecharge.objects.update_or_create(
+            workspace=workspace,
+            defaults={
+                "enabled": enabled, "threshold_credits": threshold_credits,
+                "amount_credits": amount_credits, "monthly_cap": monthly_cap,
+                # Turning it on again (after fixing the card) clears the old reason.
+                **({"disabled_reason": ""} if enabled else {}),
+            },
+        )
+    threshold_forget(workspace.pk)
+    cache.delete(_queued_key(workspace.pk))
+    return settings
+
+
+def auto_recharge_disable(*, workspace, reason: str) -> bool:
+    """Turn it off and say why (a decline, a dispute); True when it was on."""
+    workspace_id = getattr(workspace, "pk", workspace)
+    changed = AutoRecharge.objects.filter(workspace_id=workspace_id, enabled=True).update(
+        enabled=False, disabled_reason=reason[:300], updated_at=timezone.now(),
+    )
+    threshold_forget(workspace_id)
+    return bool(changed)
+
+
+def recharges_this_month(workspace_id: int, now=None) -> int:
+    month = (now or timezone.now()).date().replace(day=1)
+    return RechargeAttempt.objects.filter(workspace_id=workspace_id, month=month).count()
+
+
+# --- the job -------------------------------------------------------------------------------
+
+
+def recharge_attempt_open(workspace_id: int, now=None) -> RechargeAttempt | None:
+    """Under the settings row's lock: the attempt to charge now, or None (nothing due).
+
+    A pending attempt older than STALE_PENDING (a worker died mid-call) is returned again;
+    charging it again reuses its idempotency key, so Stripe charges once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        settings = AutoRecharge.objects.select_for_update().filter(workspace_id=workspace_id, enabled=True).first()
+        if settings is None:
+            return None
+        pending = RechargeAttempt.objects.filter(workspace_id=workspace_id, status=RechargeStatus.PENDING).first()
+        if pending is not None:
+            return pending if pending.created_at < now - STALE_PENDING else None
+        account = BillingAccount.objects.select_related("plan").get(workspace_id=workspace_id)
+        if account.may_overspend:
+            return None
+        if workspace_balance(workspace_id) >= settings.threshold_credits * MICRO:
+            return None
+        done = recharges_this_month(workspace_id, now)
+        if done >= settings.monthly_cap:
+            return None
+        return RechargeAttempt.objects.create(
+            workspace_id=workspace_id, month=now.date().replace(day=1), sequence=done + 1,
+            amount_credits=settings.amount_credits, created_at=now,
+        )
+
+
+def auto_recharge_run(workspace_id: int, *, now=None) -> RechargeAttempt | None:
+    """The recharge job in one call (tests, commands): open an attempt if one is due, charge it."""
+    attempt = recharge_attempt_open(workspace_id, now)
+    if attempt is None:
+        return None
+    return recharge_attempt_charge(attempt.pk)
+
+
+def recharge_attempt_charge(attempt_id: int) -> RechargeAttempt:
+    """Charge the saved card off-session for one pending attempt; its key makes a retry safe.
+
+    A transient PaymentError (Stripe unreachable) propagates, so the task retries with the
+    same key; a decline or a card that needs authentication fails the attempt for good.
+    """
+    from billing import payments
+    from billing.fulfil import PaymentRejected, credits_purchase_fulfil
+
+    attempt = RechargeAttempt.objects.select_related("workspace").get(pk=attempt_id)
+    if attempt.status != RechargeStatus.PENDING:
+        return attempt
+    workspace = attempt.workspace
+    card = workspace_card_current(workspace.pk)
+    if card is None:
+        recharge_fail(attempt_id=attempt.pk, reason="There is no saved card to charge.")
+        return _reload(attempt)
+    try:
+        intent = payments.payment_intent_off_session_create(
+            customer_id=card.customer_id, payment_method_id=card.stripe_id,
+            amount_cents=attempt.amount_credits, idempotency_key=attempt.idempotency_key,
+            metadata={"kind": "auto_recharge", "workspace": workspace.slug,
+                      "credits": str(attempt.amount_credits), "attempt": str(attempt.pk)},
+        )
+    except payments.PaymentError as error:
+        if error.transient:
+            raise
+        recharge_fail(attempt_id=attempt.pk, reason=str(error))
+        return _reload(attempt)
+    RechargeAttempt.objects.filter(pk=attempt.pk).update(payment_intent_id=intent["id"])
+    if intent.get("status") == "succeeded":
+        try:
+            credits_purchase_fulfil(
+                workspace=workspace, payment_intent_id=intent["id"], credits=attempt.amount_credits,
+                amount_cents=intent.get("amount_received") or intent["amount"], currency=intent["currency"],
+                kind=EntryKind.AUTO_RECHARGE, description=f"Auto-recharge: {attempt.amount_credits:,} credits",
+            )
+        except PaymentRejected as error:
+            recharge_fail(attempt_id=attempt.pk, reason=str(error), payment_intent_id=intent["id"])
+        else:
+            recharge_succeeded(payment_intent_id=intent["id"], attempt_id=attempt.pk)
+    # Otherwise (processing) payment_intent.succeeded or .payment_failed finishes it.
+    return _reload(attempt)
+
+
+def _reload(attempt):
+    return RechargeAttempt.objects.get(pk=attempt.pk)
+
+
+@dataclass(frozen=True)
+class CardOnFile:
+    customer_id: str
+    stripe_id: str
+
+
+def workspace_card_current(workspace_id: int) -> CardOnFile | None:
+    """The Stripe customer and card an off-session charge uses, or None without a card."""
+    from billing.models import PaymentCustomer, SavedCard
+
+    customer = PaymentCustomer.objects.filter(workspace_id=workspace_id).values_list("stripe_id", flat=True).first()
+    card = (
+        SavedCard.objects.filter(workspace_id=workspace_id, removed_at__isnull=True)
+        .values_list("stripe_id", flat=True).first()
+    )
+    if customer is None or card is None:
+        return None
+    return CardOnFile(customer, card)
+
+
+def recharge_succeeded(*, payment_intent_id: str, attempt_id: int | None) -> None:
+    """The attempt is paid (after its credits were posted under `pi:<id>`)."""
+    rows = RechargeAttempt.objects.filter(pk=attempt_id) if attempt_id else RechargeAttempt.objects.filter(
+        payment_intent_id=payment_intent_id
+    )
+    rows.exclude(status=RechargeStatus.SUCCEEDED).update(
+        status=RechargeStatus.SUCCEEDED, payment_intent_id=payment_intent_id, error="", finished_at=timezone.now(),
+    )
+
+
+def recharge_fail(*, attempt_id: int, reason: str, payment_intent_id: str = "") -> None:
+    """A declined or unauthenticated recharge: the attempt fails, auto-recharge turns off with
+    the reason, and owners and admins are e-mailed a link to fix it (once per attempt)."""
+    with transaction.atomic():
+        attempt = RechargeAttempt.objects.select_for_update().select_related("workspace").get(pk=attempt_id)
+        if attempt.status != RechargeStatus.PENDING:
+            return
+        attempt.status = RechargeStatus.FAILED
+        attempt.error = reason[:300]
+        attempt.payment_intent_id = payment_intent_id or attempt.payment_intent_id
+        attempt.finished_at = timezone.now()
+        attempt.save()
+        auto_recharge_disable(workspace=attempt.workspace_id, reason=f"A recharge failed: {reason}")
+        billing_problem_mail(workspace=attempt.workspace, subject="Auto-recharge is off",
+                             template="recharge_failed", context={"attempt": attempt})
