@@ -114,5 +114,9 @@ class Subscription(models.Model):
         return self.stripe_id
 
     @property
+    def status_display(self):
+        return self.status.replace("_", " ").capitalize()
+
+    @property
     def past_due(self):
         return self.status in ("past_due", "unpaid")

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.models import AutoRecharge, BillingMode, EntryKind, Plan, RechargeAttempt
+from billing.models import AutoRecharge, BillingMode, EntryKind, Plan, RechargeAttempt, Subscription
 from billing.recharge import recharges_this_month
 from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
+from billing.subscriptions import ENDED
 
 
 def _plan_limits(plan, account=None):
@@ -68,12 +69,13 @@ def billing_page_context(membership):
     summary = balance_summary(workspace)
     account = summary.account
     can_manage = membership.is_manager
+    subscription = Subscription.objects.filter(workspace=workspace).exclude(status__in=ENDED).first()
     options = []
     for plan in Plan.objects.filter(is_public=True).exclude(pk=account.plan_id):
         upgrade = plan_rank(plan) > plan_rank(account.plan)
         options.append({
             "plan": plan, "upgrade": upgrade, "contact_sales": plan.price_is_custom,
-            "needs_card": upgrade and bool(plan.price_cents) and not workspace_has_saved_card(workspace),
+            "checkout": upgrade and bool(plan.price_cents) and subscription is None,
             "scheduled": account.scheduled_plan_id == plan.pk,
         })
     return {
@@ -93,5 +95,6 @@ def billing_page_context(membership):
         "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
         "entry_kinds": EntryKind,
         "chart": _cycle_chart(workspace, summary.cycle),
+        "subscription": subscription,
         **_auto_recharge_context(workspace, account),
     }

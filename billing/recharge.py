@@ -7,7 +7,6 @@ lock: one pending attempt per workspace, at most `monthly_cap` attempts per UTC 
 attempt row is saved before Stripe is called; its id is the idempotency key.
 """
 
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,53 +20,52 @@ from billing.models_plans import RECHARGE_MAX_CREDITS, RECHARGE_MAX_MONTHLY_CAP,
 from billing.money import MICRO
 from billing.notify import billing_problem_mail
 from billing.services import BillingError, _require_manager
+from config.ttlcache import TtlCache
 from billing.selectors import workspace_has_saved_card
 
 THRESHOLD_TTL = 30  # seconds a process trusts its copy of a workspace's threshold
 QUEUED_FOR = 60  # seconds one enqueued job stands for every later crossing of the threshold
 STALE_PENDING = timedelta(minutes=10)  # a pending attempt this old is driven again (same key)
 
-_thresholds: dict[int, tuple[float, int | None]] = {}
+# (threshold_micro or None when off,): a tuple, since the cache never keeps a bare None.
+_thresholds: TtlCache[tuple[int | None]] = TtlCache(ttl_seconds=THRESHOLD_TTL)
 
 
 def _queued_key(workspace_id):
     return f"auto-recharge:queued:{workspace_id}"
 
 
-def threshold_micro(workspace_id: int) -> int | None:
-    """The workspace's threshold in micro-credits, None when auto-recharge is off (cached)."""
-    now = time.monotonic()
-    cached = _thresholds.get(workspace_id)
-    if cached is not None and cached[0] > now:
-        return cached[1]
+def _threshold_load(workspace_id):
     credits = (
         AutoRecharge.objects.filter(workspace_id=workspace_id, enabled=True)
         .values_list("threshold_credits", flat=True).first()
     )
-    value = None if credits is None else credits * MICRO
-    _thresholds[workspace_id] = (now + THRESHOLD_TTL, value)
-    return value
+    return (None if credits is None else credits * MICRO,)
 
 
-def threshold_forget(workspace_id: int | None = None) -> None:
-    if workspace_id is None:
-        _thresholds.clear()
-    else:
-        _thresholds.pop(workspace_id, None)
+def threshold_micro(workspace_id: int) -> int | None:
+    """The workspace's threshold in micro-credits, None when auto-recharge is off (cached)."""
+    return _thresholds.get(workspace_id, load=lambda: _threshold_load(workspace_id))[0]
 
 
 def auto_recharge_check(*, workspace_id: int, balance_micro: int) -> bool:
-    """credits_changed listener: enqueue one recharge job when the balance is below the
-    threshold. True when a job was enqueued. Never calls Stripe itself."""
+    """Enqueue one recharge job when the balance is below the threshold; True when it did.
+    Never calls Stripe itself, and costs no query while the threshold is cached."""
     threshold = threshold_micro(workspace_id)
     if threshold is None or balance_micro >= threshold:
         return False
     if not cache.add(_queued_key(workspace_id), 1, QUEUED_FOR):
-        return False
+        return False  # a job was enqueued for this workspace moments ago
     from billing.tasks import auto_recharge_run
 
     transaction.on_commit(lambda: auto_recharge_run.delay(workspace_id))
     return True
+
+
+def auto_recharge_listener(*, balances) -> None:
+    """The credits_changed listener (billing.credits): runs after every committed ledger write."""
+    for workspace_id, balance_micro in balances.items():
+        auto_recharge_check(workspace_id=workspace_id, balance_micro=balance_micro)
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -106,7 +104,7 @@ def auto_recharge_set(
                 **({"disabled_reason": ""} if enabled else {}),
             },
         )
-    threshold_forget(workspace.pk)
+    _thresholds.forget(workspace.pk)
     cache.delete(_queued_key(workspace.pk))
     return settings
 
@@ -117,7 +115,7 @@ def auto_recharge_disable(*, workspace, reason: str) -> bool:
     changed = AutoRecharge.objects.filter(workspace_id=workspace_id, enabled=True).update(
         enabled=False, disabled_reason=reason[:300], updated_at=timezone.now(),
     )
-    threshold_forget(workspace_id)
+    _thresholds.forget(workspace_id)
     return bool(changed)
 
 

@@ -4,12 +4,13 @@ from billing import views, views_plans
 
 urlpatterns = [
     path("settings/billing/", views.billing, name="billing"),
-    path("settings/billing/plan/", views.plan_change, name="billing_plan_change"),
-    path("settings/billing/plan/cancel-change/", views.downgrade_cancel, name="billing_downgrade_cancel"),
+    path("settings/billing/plan/", views_plans.plan_choose, name="billing_plan_change"),
+    path("settings/billing/plan/cancel-change/", views_plans.downgrade_cancel, name="billing_downgrade_cancel"),
     path("settings/billing/mode/", views.billing_mode, name="billing_mode"),
     path("settings/billing/overage-limit/", views.overage_limit, name="billing_overage_limit"),
     path("settings/billing/invoices/", views.invoices, name="billing_invoices"),
     path("settings/billing/invoices/<str:number>.pdf", views.invoice_download, name="billing_invoice_pdf"),
     path("settings/billing/contact-sales/", views_plans.contact_sales, name="billing_contact_sales"),
     path("settings/billing/auto-recharge/", views_plans.auto_recharge, name="billing_auto_recharge"),
+    path("settings/billing/plan/subscribed/", views_plans.subscription_return, name="billing_subscription_return"),
 ]

@@ -5,8 +5,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from billing import recharge
-from billing.forms import AutoRechargeForm, SalesRequestForm
+from billing import recharge, subscriptions
+from billing.checkout import checkout_return
+from billing.forms import AutoRechargeForm, PlanChoiceForm, SalesRequestForm
+from billing.payments import PaymentError, PaymentRejected
 from billing.sales import sales_request_create
 from billing.services import BillingError
 from teams.decorators import manager_required
@@ -51,3 +53,59 @@ def auto_recharge(request):
         else:
             messages.success(request, "Auto-recharge is off.")
     return _back_to_auto_recharge()
+
+
+@manager_required
+@require_POST
+def plan_choose(request):
+    """Upgrade or downgrade: Checkout for a first paid plan, else a change here."""
+    form = PlanChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the plans listed.")
+        return redirect("billing")
+    plan = form.cleaned_data["plan"]
+    try:
+        choice = subscriptions.plan_choose(
+            workspace=request.workspace, plan=plan, actor=request.user, base_url=request.build_absolute_uri("/"),
+        )
+    except (BillingError, PaymentError) as error:
+        messages.error(request, str(error))
+        return redirect("billing")
+    if choice.checkout_url:
+        return redirect(choice.checkout_url)
+    change = choice.change
+    if change.kind == "upgraded":
+        messages.success(request, f"{request.workspace.name} is now on {plan.name}; a new cycle started"
+                                  + (" and its credits arrive when the invoice is paid." if plan.price_cents else "."))
+    else:
+        messages.success(request, f"{request.workspace.name} moves to {plan.name} on {change.effective_at:%d %b %Y}. "
+                                  "You can cancel this until then.")
+    return redirect("billing")
+
+
+@manager_required
+@require_POST
+def downgrade_cancel(request):
+    try:
+        plan = subscriptions.subscription_downgrade_cancel(workspace=request.workspace, actor=request.user)
+    except (BillingError, PaymentError) as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Cancelled the move to {plan.name}; your plan stays as it is.")
+    return redirect("billing")
+
+
+@manager_required
+def subscription_return(request):
+    """Checkout's success URL: fulfil the session now (as the webhook will), then the page."""
+    session_id = request.GET.get("session_id") or ""
+    try:
+        checkout_return(workspace=request.workspace, session_id=session_id)
+    except (PaymentError, PaymentRejected) as error:
+        messages.error(request, f"We could not confirm the subscription yet: {error} It is applied as soon as "
+                                "our payment provider tells us.")
+    else:
+        plan = request.workspace.billing.plan
+        messages.success(request, f"Welcome to {plan.name}: a new cycle started; its included credits arrive "
+                                  "as soon as the first invoice is paid.")
+    return redirect("billing")
