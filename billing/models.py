@@ -299,3 +299,10 @@ class InvoiceLine(models.Model):
 
     def __str__(self):
         return self.description
+
+
+# Payment records live in their own module; importing them here registers them with Django.
+from billing.payment_models import (  # noqa: E402,F401
+    CreditNote, CreditNoteKind, CreditPack, Payment, PaymentCustomer, PaymentKind, PaymentStatus,
+    SandboxObject, SavedCard, WebhookEvent, WebhookStatus,
+)

@@ -1,7 +1,10 @@
 """What the Billing page shows: plan, balance, cycle, movements, and which actions the
 viewer may take (owners and admins only)."""
 
-from billing.models import BillingMode, EntryKind, Plan
+from django.conf import settings
+
+from billing.cards import workspace_card
+from billing.models import BillingMode, CreditPack, EntryKind, Plan
 from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
 
@@ -53,6 +56,9 @@ def billing_page_context(membership):
         "limit_editable": can_manage and account.may_overspend and not account.plan.price_is_custom,
         "overage_limit_max": overage_limit_max(account),
         "has_card": workspace_has_saved_card(workspace),
+        "card": workspace_card(workspace),
+        "packs": list(CreditPack.objects.filter(is_active=True)),
+        "sandbox": settings.PAYMENTS_SANDBOX,
         "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
         "entry_kinds": EntryKind,
     }
