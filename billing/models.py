@@ -310,3 +310,8 @@ class InvoiceLine(models.Model):
 from billing.models_plans import (  # noqa: E402,F401
     AutoRecharge, RechargeAttempt, RechargeStatus, SalesRequest, Subscription,
 )
+# Payment records live in their own module; importing them here registers them with Django.
+from billing.payment_models import (  # noqa: E402,F401
+    CreditNote, CreditNoteKind, CreditPack, Payment, PaymentCustomer, PaymentKind, PaymentStatus,
+    SandboxObject, SavedCard, WebhookEvent, WebhookStatus,
+)

@@ -4,9 +4,11 @@ viewer may take (owners and admins only)."""
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
-from billing.models import AutoRecharge, BillingMode, EntryKind, Plan, RechargeAttempt, Subscription
+from billing.cards import workspace_card
+from billing.models import AutoRecharge, BillingMode, CreditPack, EntryKind, Plan, RechargeAttempt, Subscription
 from billing.recharge import recharges_this_month
 from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
@@ -92,6 +94,9 @@ def billing_page_context(membership):
         "limit_editable": can_manage and account.may_overspend and not account.plan.price_is_custom,
         "overage_limit_max": overage_limit_max(account),
         "has_card": workspace_has_saved_card(workspace),
+        "card": workspace_card(workspace),
+        "packs": list(CreditPack.objects.filter(is_active=True)),
+        "sandbox": settings.PAYMENTS_SANDBOX,
         "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
         "entry_kinds": EntryKind,
         "chart": _cycle_chart(workspace, summary.cycle),

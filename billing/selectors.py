@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing.cycles import cycle_bounds
 from billing.ledger import workspace_balance
-from billing.models import AutoRecharge, BillingAccount, BillingCycle, EntryKind, LedgerEntry
+from billing.models import AutoRecharge, BillingAccount, BillingCycle, EntryKind, LedgerEntry, SavedCard
 from billing.money import MICRO, format_credits
 
 
@@ -46,9 +46,9 @@ def spend_state(workspace_id):
 
 
 def workspace_has_saved_card(workspace):
-    """Whether the workspace has a saved card. The payments issue adds payment methods;
-    until then nobody has one, so pay-as-you-go and paid upgrades are refused."""
-    return False
+    """Whether a card is on file (saved through Checkout, billing.cards): pay-as-you-go,
+    paid plans and auto-recharge charge it."""
+    return SavedCard.objects.filter(workspace_id=getattr(workspace, "pk", workspace), removed_at__isnull=True).exists()
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,11 @@ def cycle_invoice_collect(self, cycle_id, how):
         if not error.transient:
             raise
         raise self.retry(exc=error, countdown=300 * (self.request.retries + 1))
+
+
+@shared_task(name="billing.tasks.cards_expiry_notify")
+def cards_expiry_notify():
+    """Daily (config/celery.py): e-mail owners and admins 30 days before the card expires."""
+    from billing.cards import cards_expiry_notify as notify
+
+    return notify()

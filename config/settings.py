@@ -235,12 +235,13 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = 63072000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-# Scripts and styles come only from our own origin (plotly.js and htmx are served by
+# Buying redirects a form post to Stripe Checkout, which form-action must allow (browsers
+# apply it to the redirect). Scripts and styles come only from our own origin (plotly.js and htmx are served by
 # whitenoise); plotly needs inline styles for its SVG.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com; object-src 'none'"
 )
 
 LOGGING = {
