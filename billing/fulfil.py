@@ -26,6 +26,8 @@ from billing.models import (
     EntryKind, Invoice, InvoiceStatus, Payment, PaymentKind, PaymentStatus,
 )
 from billing.money import MICRO, USD_PER_CREDIT
+from billing.recharge import recharge_fulfil, recharge_intent_failed
+from billing.subscriptions import checkout_subscription_fulfil
 from teams.models import Workspace
 
 
@@ -205,11 +207,11 @@ def checkout_card_fulfil(session, workspace):
     return card_save_from_setup_intent(workspace=workspace, setup_intent=setup_intent)
 
 
-# "plans" adds `subscription` here.
 CHECKOUT_KINDS = {
     "credit_pack": checkout_pack_fulfil,
     "invoice": checkout_invoice_fulfil,
     "payment_method": checkout_card_fulfil,
+    "subscription": checkout_subscription_fulfil,
 }
 
 
@@ -249,13 +251,7 @@ def payment_intent_succeeded(intent):
         return invoice_payment_fulfil(
             invoice=invoice, payment_intent_id=intent["id"], amount_cents=amount, currency=currency
         )
-    raw = metadata.get("credits") or ""
-    if not raw.isdigit():
-        raise PaymentRejected(f"Auto-recharge {intent['id']} names no number of credits: nothing was credited.")
-    return credits_purchase_fulfil(
-        workspace=workspace, payment_intent_id=intent["id"], credits=int(raw), amount_cents=amount,
-        currency=currency, kind=EntryKind.AUTO_RECHARGE, description=f"Auto-recharge: {int(raw):,} credits",
-    ).invoice
+    return recharge_fulfil(workspace=workspace, intent=intent)
 
 
 def payment_intent_failed(intent):
@@ -270,4 +266,6 @@ def payment_intent_failed(intent):
     rows.exclude(status=PaymentStatus.PAID).update(
         status=PaymentStatus.DECLINED, failure_reason=reason[:300], updated_at=timezone.now()
     )
+    if metadata.get("kind") == "auto_recharge":
+        recharge_intent_failed(workspace=workspace_by_slug(metadata.get("workspace")), intent=intent, reason=reason)
     return reason

@@ -70,3 +70,36 @@ def card_expiry_mail(card):
         body=render_to_string("billing/email/card_expiry_message.txt", context),
         to=recipients,
     ))
+
+
+# --- plain-text mails of plans: enquiries to staff, payment problems to owners and admins ---
+
+
+def staff_emails():
+    from django.contrib.auth import get_user_model
+
+    return sorted(set(
+        get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+        .values_list("email", flat=True)
+    ))
+
+
+def mail_send(*, to, subject, template, context):
+    """Send `templates/billing/email/<template>.txt` (links use settings.SITE_URL: jobs have
+    no request to take the host from)."""
+    from django.conf import settings
+
+    if not to:
+        return
+    context = {"site_url": settings.SITE_URL, **context}
+    _send(EmailMessage(subject=f"[Meterdesk] {subject}", to=to,
+                       body=render_to_string(f"billing/email/{template}.txt", context)))
+
+
+def billing_problem_mail(*, workspace, subject, template, context):
+    """After the transaction commits, tell the owners and admins of a payment problem."""
+    context = {"workspace": workspace, **context}
+    transaction.on_commit(lambda: mail_send(
+        to=managers_emails(workspace), subject=f"{subject} ({workspace.name})", template=template, context=context,
+    ))
+

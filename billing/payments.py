@@ -310,6 +310,77 @@ def payment_intent_off_session_create(
     return intent
 
 
+# --- paid plans: prices, subscriptions, one-off invoices ---------------------------------
+
+
+def plan_price_ensure(*, plan_code, plan_name, amount_cents):
+    """The monthly USD Price of a plan's fee, found by its lookup key or made once (a price
+    edit in the admin makes a new lookup key, so an old subscription keeps its old price)."""
+    lookup = f"meterdesk_{plan_code}_{amount_cents}_usd_month"
+    found = _call("prices.list", params={"lookup_keys": [lookup], "active": True, "limit": 1}).get("data") or []
+    if found:
+        return found[0]["id"]
+    return _call("prices.create", key=f"price:{lookup}", params={
+        "currency": "usd", "unit_amount": amount_cents, "recurring": {"interval": "month"},
+        "lookup_key": lookup, "product_data": {"name": f"Meterdesk {plan_name}"},
+        "metadata": {"plan": plan_code},
+    })["id"]
+
+
+def checkout_subscription_create(
+    *, customer_id, workspace_slug, price_id, plan_code, success_url, cancel_url, idempotency_key,
+):
+    """A Checkout Session in subscription mode: the first month is paid there, and the card
+    becomes the subscription's."""
+    metadata = {"kind": "subscription", "plan": plan_code}
+    params = {
+        **_CHECKOUT_RULES, "mode": "subscription", "customer": customer_id,
+        "client_reference_id": workspace_slug, "metadata": metadata,
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "subscription_data": {"metadata": {"workspace": workspace_slug, "plan": plan_code}},
+        "success_url": success_url, "cancel_url": cancel_url,
+    }
+    return _call("checkout.sessions.create", key=idempotency_key, params=params)
+
+
+def subscription_get(subscription_id):
+    return _call("subscriptions.retrieve", subscription_id)
+
+
+def subscription_price_change(*, subscription_id, item_id, price_id, plan_code, workspace_slug, anchor_now, idempotency_key):
+    """Move the subscription to another plan's price, never prorated. anchor_now (an upgrade)
+    restarts the billing period now, so Stripe invoices the new fee at once; otherwise (a
+    downgrade) the new price is billed from the next renewal."""
+    params = {
+        "items": [{"id": item_id, "price": price_id}], "proration_behavior": "none",
+        "metadata": {"workspace": workspace_slug, "plan": plan_code},
+    }
+    if anchor_now:
+        params["billing_cycle_anchor"] = "now"
+    return _call("subscriptions.update", subscription_id, key=idempotency_key, params=params)
+
+
+def subscription_cancel_at_period_end(*, subscription_id, cancel):
+    """cancel=True: the subscription ends when the period ends (a downgrade to a free plan);
+    False undoes it."""
+    return _call("subscriptions.update", subscription_id, params={"cancel_at_period_end": cancel})
+
+
+def invoice_one_off_create(*, customer_id, amount_cents, description, metadata, idempotency_key):
+    """A one-off Stripe invoice of one line, charged automatically to the customer's default
+    card. Each call carries a key derived from `idempotency_key` (`cycle:<id>:overage`)."""
+    invoice = _call("invoices.create", key=idempotency_key, params={
+        "customer": customer_id, "currency": "usd", "collection_method": "charge_automatically",
+        "auto_advance": True, "pending_invoice_items_behavior": "exclude", "metadata": metadata,
+    })
+    _call("invoice_items.create", key=f"{idempotency_key}:line", params={
+        "customer": customer_id, "invoice": invoice["id"], "amount": amount_cents, "currency": "usd",
+        "description": description[:250], "metadata": metadata,
+    })
+    return _call("invoices.finalize_invoice", invoice["id"], key=f"{idempotency_key}:finalize",
+                 params={"auto_advance": True})
+
+
 # --- refunds -------------------------------------------------------------------------------
 
 

@@ -7,7 +7,6 @@ lock: one pending attempt per workspace, at most `monthly_cap` attempts per UTC 
 attempt row is saved before Stripe is called; its id is the idempotency key.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -18,9 +17,10 @@ from billing.ledger import workspace_balance
 from billing.models import AutoRecharge, BillingAccount, EntryKind, RechargeAttempt, RechargeStatus
 from billing.models_plans import RECHARGE_MAX_CREDITS, RECHARGE_MAX_MONTHLY_CAP, RECHARGE_MIN_CREDITS
 from billing.money import MICRO
-from billing.notify import billing_problem_mail
+from billing.mails import billing_problem_mail
 from billing.services import BillingError, _require_manager
 from config.ttlcache import TtlCache
+from billing.payments import PaymentRejected
 from billing.selectors import workspace_has_saved_card
 
 THRESHOLD_TTL = 30  # seconds a process trusts its copy of a workspace's threshold
@@ -170,19 +170,19 @@ def recharge_attempt_charge(attempt_id: int) -> RechargeAttempt:
     same key; a decline or a card that needs authentication fails the attempt for good.
     """
     from billing import payments
-    from billing.fulfil import PaymentRejected, credits_purchase_fulfil
+    from billing.cards import customer_for, workspace_card
 
     attempt = RechargeAttempt.objects.select_related("workspace").get(pk=attempt_id)
     if attempt.status != RechargeStatus.PENDING:
         return attempt
     workspace = attempt.workspace
-    card = workspace_card_current(workspace.pk)
+    card = workspace_card(workspace)
     if card is None:
         recharge_fail(attempt_id=attempt.pk, reason="There is no saved card to charge.")
         return _reload(attempt)
     try:
         intent = payments.payment_intent_off_session_create(
-            customer_id=card.customer_id, payment_method_id=card.stripe_id,
+            customer_id=customer_for(workspace).stripe_id, payment_method_id=card.stripe_id,
             amount_cents=attempt.amount_credits, idempotency_key=attempt.idempotency_key,
             metadata={"kind": "auto_recharge", "workspace": workspace.slug,
                       "credits": str(attempt.amount_credits), "attempt": str(attempt.pk)},
@@ -195,15 +195,9 @@ def recharge_attempt_charge(attempt_id: int) -> RechargeAttempt:
     RechargeAttempt.objects.filter(pk=attempt.pk).update(payment_intent_id=intent["id"])
     if intent.get("status") == "succeeded":
         try:
-            credits_purchase_fulfil(
-                workspace=workspace, payment_intent_id=intent["id"], credits=attempt.amount_credits,
-                amount_cents=intent.get("amount_received") or intent["amount"], currency=intent["currency"],
-                kind=EntryKind.AUTO_RECHARGE, description=f"Auto-recharge: {attempt.amount_credits:,} credits",
-            )
+            recharge_fulfil(workspace=workspace, intent=intent)
         except PaymentRejected as error:
             recharge_fail(attempt_id=attempt.pk, reason=str(error), payment_intent_id=intent["id"])
-        else:
-            recharge_succeeded(payment_intent_id=intent["id"], attempt_id=attempt.pk)
     # Otherwise (processing) payment_intent.succeeded or .payment_failed finishes it.
     return _reload(attempt)
 
@@ -212,34 +206,37 @@ def _reload(attempt):
     return RechargeAttempt.objects.get(pk=attempt.pk)
 
 
-@dataclass(frozen=True)
-class CardOnFile:
-    customer_id: str
-    stripe_id: str
+def _attempt_id(intent):
+    raw = (intent.get("metadata") or {}).get("attempt") or ""
+    return int(raw) if raw.isdigit() else None
 
 
-def workspace_card_current(workspace_id: int) -> CardOnFile | None:
-    """The Stripe customer and card an off-session charge uses, or None without a card."""
-    from billing.models import PaymentCustomer, SavedCard
+def recharge_fulfil(*, workspace, intent) -> object:
+    """The one fulfilment of an auto-recharge's PaymentIntent (the job, or the webhook's
+    payment_intent.succeeded): its credits under `pi:<id>` with a paid invoice, and the
+    attempt marked paid; any number of calls, one effect. Returns the invoice."""
+    from billing.fulfil import credits_purchase_fulfil
 
-    customer = PaymentCustomer.objects.filter(workspace_id=workspace_id).values_list("stripe_id", flat=True).first()
-    card = (
-        SavedCard.objects.filter(workspace_id=workspace_id, removed_at__isnull=True)
-        .values_list("stripe_id", flat=True).first()
+    raw = (intent.get("metadata") or {}).get("credits") or ""
+    if not raw.isdigit():
+        raise PaymentRejected(f"Auto-recharge {intent['id']} names no number of credits: nothing was credited.")
+    credits = int(raw)
+    credited = credits_purchase_fulfil(
+        workspace=workspace, payment_intent_id=intent["id"], credits=credits,
+        amount_cents=intent.get("amount_received") or intent.get("amount"), currency=intent.get("currency"),
+        kind=EntryKind.AUTO_RECHARGE, description=f"Auto-recharge: {credits:,} credits",
     )
-    if customer is None or card is None:
-        return None
-    return CardOnFile(customer, card)
+    RechargeAttempt.objects.filter(workspace=workspace, pk=_attempt_id(intent)).exclude(
+        status=RechargeStatus.SUCCEEDED
+    ).update(status=RechargeStatus.SUCCEEDED, payment_intent_id=intent["id"], error="", finished_at=timezone.now())
+    return credited.invoice
 
 
-def recharge_succeeded(*, payment_intent_id: str, attempt_id: int | None) -> None:
-    """The attempt is paid (after its credits were posted under `pi:<id>`)."""
-    rows = RechargeAttempt.objects.filter(pk=attempt_id) if attempt_id else RechargeAttempt.objects.filter(
-        payment_intent_id=payment_intent_id
-    )
-    rows.exclude(status=RechargeStatus.SUCCEEDED).update(
-        status=RechargeStatus.SUCCEEDED, payment_intent_id=payment_intent_id, error="", finished_at=timezone.now(),
-    )
+def recharge_intent_failed(*, workspace, intent, reason: str) -> None:
+    """payment_intent.payment_failed of an auto-recharge still pending (a slow decline)."""
+    attempt = RechargeAttempt.objects.filter(workspace=workspace, pk=_attempt_id(intent)).first()
+    if attempt is not None:
+        recharge_fail(attempt_id=attempt.pk, reason=reason, payment_intent_id=intent["id"])
 
 
 def recharge_fail(*, attempt_id: int, reason: str, payment_intent_id: str = "") -> None:

@@ -12,6 +12,7 @@ from billing.ledger import ledger_post
 from billing.models import CreditNote, CreditNoteKind, EntryKind, Invoice, LedgerEntry, Payment
 from billing.money import MICRO
 from billing.payments import PaymentRejected
+from billing.recharge import auto_recharge_disable
 
 CREDIT_KINDS = (EntryKind.PURCHASE, EntryKind.AUTO_RECHARGE)
 
@@ -114,18 +115,9 @@ def dispute_created(dispute):
         invoice=invoice, kind=CreditNoteKind.DISPUTE, reference=f"dispute:{dispute['id']}",
         amount_cents=dispute["amount"], reason=f"Disputed by the card holder ({dispute.get('reason') or 'no reason given'})",
     )
-    auto_recharge_stop_for_dispute(invoice.workspace)
+    # A disputed card must not be charged again by auto-recharge.
+    auto_recharge_disable(workspace=invoice.workspace, reason="A payment was disputed with your bank.")
     return result
-
-
-def auto_recharge_stop_for_dispute(workspace):
-    """Call site for "plans"' auto-recharge: a disputed card must not be charged again.
-    Turns auto-recharge off once its model is on main (see the report of issue 13)."""
-    try:
-        from billing.recharge import auto_recharge_disable  # added by the auto-recharge work
-    except ImportError:
-        return
-    auto_recharge_disable(workspace=workspace, reason="A payment was disputed with your bank.")
 
 
 def _charge_intent(charge):

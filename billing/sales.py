@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from billing.models import SalesRequest
-from billing.notify import mail_send, staff_emails
+from billing.mails import mail_send, staff_emails
 
 
 def sales_request_create(*, workspace, user, company: str, volume: str, message: str) -> SalesRequest:

@@ -88,7 +88,7 @@ def _lists(node):
 def respond(method, url, headers, body):
     """Answer one SDK request: (HTTP status, JSON text)."""
     path = urlsplit(url).path
-    params = decode(body) if method.lower() == "post" else {}
+    params = decode(body) if method.lower() == "post" else decode(urlsplit(url).query)
     key = {k.lower(): v for k, v in headers.items()}.get("idempotency-key")
     with transaction.atomic():
         if key:
@@ -108,6 +108,8 @@ def respond(method, url, headers, body):
 
 
 def _route(method, path, params):
+    from billing import sandbox_plans
+
     parts = path.strip("/").split("/")[1:]  # drop "v1"
     if method == "post" and parts == ["customers"]:
         return _create("cus", "customer", name=params.get("name"), email=params.get("email"),
@@ -117,6 +119,8 @@ def _route(method, path, params):
         customer["invoice_settings"].update(params.get("invoice_settings") or {})
         return put(customer)
     if method == "post" and parts == ["checkout", "sessions"]:
+        if params.get("mode") == "subscription":
+            return sandbox_plans.session_create(params)
         return _session_create(params)
     if method == "post" and parts == ["payment_intents"]:
         return _off_session_charge(params)
@@ -126,6 +130,9 @@ def _route(method, path, params):
         method_obj = get(parts[1])
         method_obj["customer"] = None
         return put(method_obj)
+    answer = sandbox_plans.route(method, parts, params)  # prices, subscriptions, invoices
+    if answer is not None:
+        return answer
     if method == "get" and len(parts) in (2, 3):
         return get(parts[-1])
     raise SandboxError(404, "invalid_request_error", f"The payment sandbox does not serve {method.upper()} {path}.")
@@ -222,12 +229,17 @@ def _refund(params):
 def checkout_complete(session_id, *, card_id="pm_sandbox_visa", decline=False):
     """Pay (or decline) an open sandbox session as Stripe's Checkout would; returns where the
     customer goes next (the session's success URL)."""
+    from billing import sandbox_plans
+
     with transaction.atomic():
         session = get(session_id)
         if session["status"] != "open":
             return _success_url(session)
         if session["mode"] == "setup":
             _setup_complete(session, card_id)
+        elif session["mode"] == "subscription":
+            if not decline:
+                sandbox_plans.subscription_complete(session, card_id)
         elif decline:
             _payment_decline(session)
         else:

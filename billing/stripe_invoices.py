@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing import payments
 from billing.invoices import LineSpec, invoice_create
 from billing.ledger import ledger_post
+from billing.mails import billing_problem_mail, invoice_mail_on_commit
 from billing.models import (
     BillingAccount, BillingMode, EntryKind, Invoice, InvoiceStatus, Plan, Subscription,
 )
@@ -44,8 +45,6 @@ def stripe_invoice_paid(invoice):
     """invoice.paid: an overage invoice marks our cycle invoice paid; a subscription's invoice
     grants its plan's included credits and is kept as a paid invoice, both under
     `stripe:<invoice id>` (unique: a second delivery grants nothing)."""
-    from billing.mails import invoice_mail_on_commit
-
     _usd(invoice)
     metadata = invoice.get("metadata") or {}
     if metadata.get("kind") == OVERAGE:
@@ -85,8 +84,6 @@ def _invoice_plan(invoice, record):
 
 
 def _overage_paid(invoice, metadata):
-    from billing.mails import invoice_mail_on_commit
-
     local = Invoice.objects.filter(number=metadata.get("invoice") or "", workspace__slug=metadata.get("workspace") or "").first()
     if local is None:
         raise payments.PaymentRejected(f"Overage invoice {invoice.get('id')} names no invoice of ours.")
@@ -102,8 +99,6 @@ def _overage_paid(invoice, metadata):
 
 def stripe_invoice_failed(invoice):
     """invoice.payment_failed: nothing is granted; the owners see the problem and are e-mailed."""
-    from billing.notify import billing_problem_mail
-
     metadata = invoice.get("metadata") or {}
     if metadata.get("kind") == OVERAGE:
         workspace = Invoice.objects.select_related("workspace").get(number=metadata.get("invoice")).workspace
@@ -121,8 +116,6 @@ def stripe_invoice_failed(invoice):
 
 def stripe_invoice_action_required(invoice):
     """invoice.payment_action_required (3-D Secure on a renewal): e-mail the hosted invoice link."""
-    from billing.notify import billing_problem_mail
-
     record = _record(invoice)
     Subscription.objects.filter(pk=record.pk).update(
         problem="Your bank asks you to confirm the renewal payment: open the link we e-mailed you."
@@ -175,8 +168,6 @@ def cycle_invoice_collect(*, cycle_id: int, how: str):
 
 def payg_charge_failed(*, invoice, reason):
     """The invoice stays open (Pay now); the workspace goes back to prepaid; owners are told."""
-    from billing.notify import billing_problem_mail
-
     with transaction.atomic():
         account = BillingAccount.objects.select_for_update().get(workspace_id=invoice.workspace_id)
         if account.billing_mode == BillingMode.PAY_AS_YOU_GO:

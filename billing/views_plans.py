@@ -100,11 +100,14 @@ def subscription_return(request):
     """Checkout's success URL: fulfil the session now (as the webhook will), then the page."""
     session_id = request.GET.get("session_id") or ""
     try:
-        checkout_return(workspace=request.workspace, session_id=session_id)
+        _, record = checkout_return(workspace=request.workspace, session_id=session_id)
     except (PaymentError, PaymentRejected) as error:
         messages.error(request, f"We could not confirm the subscription yet: {error} It is applied as soon as "
                                 "our payment provider tells us.")
     else:
+        if record is None:
+            messages.error(request, "The payment did not go through, so your plan is unchanged. Try again or use another card.")
+            return redirect("billing")
         plan = request.workspace.billing.plan
         messages.success(request, f"Welcome to {plan.name}: a new cycle started; its included credits arrive "
                                   "as soon as the first invoice is paid.")

@@ -16,7 +16,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from billing import fulfil, refunds
+from billing import fulfil, refunds, stripe_invoices, subscriptions
 from billing.cards import card_refresh, card_save_from_setup_intent
 from billing.models import PaymentCustomer, WebhookEvent, WebhookStatus
 from billing.payments import PaymentRejected
@@ -36,8 +36,8 @@ def _setup_intent_succeeded(setup_intent):
     return card_save_from_setup_intent(workspace=customer.workspace, setup_intent=setup_intent)
 
 
-# One handler per event type; each takes the event's data.object. ("plans" adds invoice.*,
-# customer.subscription.* and checkout kind `subscription` in billing.fulfil.)
+# One handler per event type; each takes the event's data.object (and, when it is marked
+# `takes_event`, the event too: the subscription handlers order events by their `created`).
 HANDLERS = {
     "checkout.session.completed": fulfil.checkout_session_fulfil,
     "checkout.session.async_payment_succeeded": fulfil.checkout_session_fulfil,
@@ -48,6 +48,11 @@ HANDLERS = {
     "payment_method.automatically_updated": card_refresh,
     "charge.refunded": refunds.charge_refunded,
     "charge.dispute.created": refunds.dispute_created,
+    "invoice.paid": stripe_invoices.stripe_invoice_paid,
+    "invoice.payment_failed": stripe_invoices.stripe_invoice_failed,
+    "invoice.payment_action_required": stripe_invoices.stripe_invoice_action_required,
+    "customer.subscription.updated": subscriptions.subscription_updated,
+    "customer.subscription.deleted": subscriptions.subscription_deleted,
 }
 
 
@@ -85,7 +90,7 @@ def _handle(handler, event):
     obj = (event.get("data") or {}).get("object") or {}
     try:
         with transaction.atomic():  # a failure rolls back everything the handler wrote
-            handler(obj)
+            handler(obj, event) if getattr(handler, "takes_event", False) else handler(obj)
     except PaymentRejected as rejected:
         log.warning("webhook %s %s ignored: %s", event.get("type"), event.get("id"), rejected)
         return WebhookStatus.IGNORED, str(rejected)
