@@ -42,8 +42,8 @@ def test_upgrade_to_pro_goes_through_checkout_and_grants_when_the_invoice_is_pai
 def test_switching_paid_plans_modifies_the_one_subscription_without_proration(
     workspace, owner, client_for, subscribe, recorded, django_capture_on_commit_callbacks,
 ):
-    Plan.objects.filter(code__startswith="credit-back").update(is_public=True)
-    personal = Plan.objects.filter(code__startswith="credit-back", price_cents=1_900).get()
+    Plan.objects.filter(code__startswith="creditback-").update(is_public=True)
+    personal = Plan.objects.filter(code__startswith="creditback-", price_cents=1_900).get()
     subscribe(personal.code)
     record = Subscription.objects.get(workspace=workspace)
     with django_capture_on_commit_callbacks(execute=True):
@@ -52,7 +52,7 @@ def test_switching_paid_plans_modifies_the_one_subscription_without_proration(
     params = dict(parse_qsl(update.body))
     assert params["proration_behavior"] == "none" and params["billing_cycle_anchor"] == "now"
     assert update.idempotency_key
-    assert not [c for c in recorded.calls if c.path == "/v1/checkout/sessions" and "pro" in c.body]
+    assert len([c for c in recorded.calls if c.path == "/v1/checkout/sessions"]) == 1  # never a second Checkout
     assert Subscription.objects.count() == 1
     # The full fee, never a prorated part of it, and the full included credits.
     paid = sorted(Invoice.objects.filter(workspace=workspace, reference__startswith="stripe:").values_list("total_cents", flat=True))
@@ -137,5 +137,5 @@ def test_a_deleted_subscription_closes_the_cycle_and_falls_back_to_starter(works
     pro_cycle.refresh_from_db()
     account = BillingAccount.objects.get(workspace=workspace)
     assert pro_cycle.closed_at is not None and account.plan.code == "starter" and not account.fee_billed_by_stripe
-    assert Invoice.objects.get(cycle=pro_cycle).total_cents == 15_000  # overage only: Stripe billed the fee
+    assert Invoice.objects.get(cycle=pro_cycle).total_cents == 150  # USD 1.50 of overage only: Stripe billed the fee
     assert Subscription.objects.get(workspace=workspace).status == "canceled"
