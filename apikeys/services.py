@@ -41,7 +41,7 @@ def key_create(*, workspace, user, name, expires_at=None, spend_cap_credits=None
 
 
 def key_revoke(*, key, actor, membership=None):
-    """Revoke a key now. `membership` (the actor's) is checked against DESIGN.md's table.
+    """Revoke a key now. `membership` (the actor's) is checked against docs/design.md's table.
 
     Returns False when the key was already revoked. Every process refuses the key from
     the moment this returns (apikeys.keycache).

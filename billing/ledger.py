@@ -149,7 +149,7 @@ def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at
 def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=True):
     """Charge usage once per reference; returns the Posting with the balance after.
 
-    Never refuses for lack of credits: the work was already done (API.md).
+    Never refuses for lack of credits: the work was already done (docs/api.md).
     """
     return ledger_post(
         workspace=workspace,

@@ -172,7 +172,7 @@ def _key_for_usage(key_id):
     """key_for_usage, remembered a minute per process.
 
     Safe to cache: a key's workspace never changes, and revoked or expired keys are
-    charged too (API.md), so nothing a revoke changes matters here.
+    charged too (docs/api.md), so nothing a revoke changes matters here.
     """
     hit = _key_cache.get(key_id)
     if hit and hit[1] > time.monotonic():

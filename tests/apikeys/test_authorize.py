@@ -1,4 +1,4 @@
-"""POST /api/v1/gateway/authorize: every answer of API.md, in its check order."""
+"""POST /api/v1/gateway/authorize: every answer of docs/api.md, in its check order."""
 
 import json
 import time
