@@ -59,6 +59,8 @@ class SavedCard(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "card on file"
+        verbose_name_plural = "cards on file"
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace"], condition=models.Q(removed_at__isnull=True), name="one_current_card",
