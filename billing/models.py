@@ -129,7 +129,7 @@ class BillingAccount(models.Model):
         if not self.may_overspend:
             return None
         if self.payment_past_due:
-            return 0  # DESIGN.md: while a subscription is past due the overage limit is 0
+            return 0  # docs/design.md: while a subscription is past due the overage limit is 0
         if self.overage_limit is not None:
             return self.overage_limit
         if self.plan.default_overage_limit is not None:
