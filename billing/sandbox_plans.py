@@ -115,6 +115,7 @@ def _subscription_invoice(subscription, reason):
         lines={"object": "list", "data": [{
             "id": new_id("il"), "object": "line_item", "amount": amount, "currency": "usd", "quantity": 1,
             "description": f"1 × {get(item['price']['product']).get('name')} (per month)",
+            "period": {"start": item["current_period_start"], "end": item["current_period_end"]},
         }]},
     )
 

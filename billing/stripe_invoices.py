@@ -3,6 +3,7 @@ credits), and the one-off overage invoice of a subscription's cycle. Webhook han
 job that collects a closed cycle's open invoice (Stripe invoice or off-session charge).
 """
 
+from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 
 from django.db import transaction
@@ -67,14 +68,24 @@ def stripe_invoice_paid(invoice):
                      unit_amount_usd=Decimal(int(line.get("amount") or 0)) / 100)
             for line in (invoice.get("lines") or {}).get("data") or []
         ] or [LineSpec(f"{plan.name} plan", int(invoice.get("amount_paid") or 0), unit="month")]
+        period = _period(invoice)
         local, created = invoice_create(
             workspace=record.workspace, lines=lines, status=InvoiceStatus.PAID, reference=reference,
-            memo=f"Stripe invoice {invoice.get('number') or invoice['id']}",
+            memo=f"Stripe invoice {invoice.get('number') or invoice['id']}", period_start=period[0], period_end=period[1],
         )
         Subscription.objects.filter(pk=record.pk).update(problem="")
         if created:
             invoice_mail_on_commit(local)
     return local
+
+
+def _period(invoice):
+    """(start, end) of the subscription period the invoice bills, from its first line."""
+    lines = (invoice.get("lines") or {}).get("data") or [{}]
+    period = lines[0].get("period") or {}
+    if not period.get("start") or not period.get("end") or period["start"] >= period["end"]:
+        return None, None
+    return tuple(datetime.fromtimestamp(period[key], dt_timezone.utc) for key in ("start", "end"))
 
 
 def _invoice_plan(invoice, record):

@@ -158,7 +158,22 @@ def checkout_subscription_fulfil(session, workspace):
     plan = Plan.objects.filter(code=code or "").first()
     if plan is None:
         raise payments.PaymentRejected(f"Checkout {session.get('id')} names no plan of ours ({code!r}).")
-    return subscription_started(workspace=workspace, remote=remote, plan=plan)
+    record = subscription_started(workspace=workspace, remote=remote, plan=plan)
+    _card_keep(workspace, remote)
+    return record
+
+
+def _card_keep(workspace, remote):
+    """The card paid with at Checkout becomes the workspace's card (the one the subscription,
+    invoices, auto-recharge and pay-as-you-go charge)."""
+    from billing.cards import card_save, workspace_card
+
+    method = remote.get("default_payment_method")
+    method_id = _id(method)
+    current = workspace_card(workspace)
+    if not method_id or (current is not None and current.stripe_id == method_id):
+        return
+    card_save(workspace=workspace, payment_method=method if isinstance(method, dict) else payments.payment_method_get(method_id))
 
 
 def subscription_started(*, workspace, remote, plan, now=None):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from billing.models import (
     BillingAccount, BillingCycle, EntryKind, Invoice, LedgerEntry, Plan, Subscription, WebhookEvent,
 )
+from billing.cards import workspace_card
 from billing.money import MICRO
 from billing.selectors import spend_state
 from tests.billing.helpers import charge
@@ -35,6 +36,8 @@ def test_upgrade_to_pro_goes_through_checkout_and_grants_when_the_invoice_is_pai
     assert first_cycle.closed_at is not None  # the starter cycle closed early
     assert BillingCycle.objects.filter(workspace=workspace, closed_at__isnull=True, plan__code="pro").count() == 1
     assert record.status == "active"
+    assert workspace_card(workspace).last4 == "4242"  # the card paid with is the workspace's card now
+    assert invoice.period_start is not None and invoice.period_end > invoice.period_start
     # The success redirect and the webhook both fulfilled the session: one subscription, one grant.
     assert WebhookEvent.objects.filter(type="checkout.session.completed", status="processed").count() == 1
 
