@@ -33,7 +33,7 @@ def test_owner_saves_a_card_and_turns_on_auto_recharge(page, screenshot):
     form.get_by_label("Add credits automatically when the balance runs low").check()
     form.get_by_label("When the balance falls below (credits)").fill("500")
     form.get_by_label("Add (USD)").fill("50")
-    form.get_by_label("At most, per month").fill("3")
+    form.get_by_label("Max per month").fill("3")
     form.get_by_role("button", name="Save auto-recharge").click()
     page.get_by_text("Auto-recharge is on: 5,000 credits are added when the balance falls below 500").wait_for()
     settings = AutoRecharge.objects.get(workspace=workspace)
