@@ -18,11 +18,17 @@ def shots(page, screenshot, name):
     page.set_viewport_size({"width": 1366, "height": 900})
 
 
-def test_owner_saves_a_card_and_turns_on_auto_recharge(page, screenshot):
-    owner = UserFactory(email="recharge-owner@example.com")
-    workspace = WorkspaceFactory(owner=owner, name="Recharge Co")
+def owner_on_billing_page(page, name):
+    """A new workspace `name`; its owner logged in, on the Billing page. Returns the workspace."""
+    owner = UserFactory(email=f"{name.split()[0].lower()}-owner@example.com")
+    workspace = WorkspaceFactory(owner=owner, name=name)
     log_in(page, owner.email, PASSWORD)
     page.goto("/settings/billing/")
+    return workspace
+
+
+def test_owner_saves_a_card_and_turns_on_auto_recharge(page, screenshot):
+    workspace = owner_on_billing_page(page, "Recharge Co")
     page.get_by_role("button", name="Save a card").click()
     page.get_by_text("Test payment").first.wait_for()
     page.get_by_role("button", name="Save card").click()
@@ -43,10 +49,7 @@ def test_owner_saves_a_card_and_turns_on_auto_recharge(page, screenshot):
 
 
 def test_owner_upgrades_to_pro_in_the_sandbox_and_sees_the_pro_cycle(page, screenshot):
-    owner = UserFactory(email="upgrade-owner@example.com")
-    workspace = WorkspaceFactory(owner=owner, name="Upgrade Co")
-    log_in(page, owner.email, PASSWORD)
-    page.goto("/settings/billing/")
+    workspace = owner_on_billing_page(page, "Upgrade Co")
     page.get_by_role("button", name="Upgrade to Pro").click()
     page.get_by_role("heading", name="Subscribe: USD 799.00 a month").wait_for()
     shots(page, screenshot, "sandbox-subscribe")
