@@ -11,7 +11,8 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
-from billing.cycles import cycle_bounds
+from billing.closing import cycle_close_locked, due_cycles_close_for
+from billing.cycles import cycle_bounds, cycle_open
 from billing.ledger import ledger_post, shards_create
 from billing.models import (
     BillingAccount, BillingCycle, BillingMode, EntryKind, PAYG_DEFAULT_OVERAGE_LIMIT, Plan,
@@ -31,28 +32,6 @@ class BillingError(Exception):
 
 def signup_bonus_reference(user_id):
     return f"signup-bonus:user:{user_id}"
-
-
-def cycle_open(*, account, start, end):
-    """The cycle [start, end) on the account's current plan, with its included credits.
-
-    Idempotent: the (workspace, start) constraint and the grant's reference make a second
-    call return the same cycle and grant nothing more.
-    """
-    cycle, _ = BillingCycle.objects.get_or_create(
-        workspace_id=account.workspace_id, start=start,
-        defaults={"end": end, "plan": account.plan},
-    )
-    included = account.included_credits
-    # A plan whose fee Stripe bills grants when Stripe reports the invoice paid (invoice.paid).
-    if included and not account.fee_billed_by_stripe:
-        # Dated at the cycle's start, so a late close grants into the right cycle.
-        ledger_post(
-            workspace=account.workspace_id, kind=EntryKind.INCLUDED_GRANT,
-            amount_micro=included * MICRO, reference=f"cycle:{cycle.pk}:grant",
-            memo=f"{account.plan.name}: included credits for this cycle", at=cycle.start,
-        )
-    return cycle
 
 
 @transaction.atomic
@@ -142,8 +121,6 @@ def plan_change(*, workspace, plan, actor=None, by_staff=False, billed_by_stripe
     with billed_by_stripe=True once Stripe has it), never enterprise (staff set it); staff
     (`by_staff=True`, the admin) may set any plan. billed_by_stripe=None keeps the account's.
     """
-    from billing.closing import due_cycles_close_for
-
     now = now or timezone.now()
     _require_manager(workspace, actor)
     # A cycle that already ended is closed first, so the upgrade closes the right one.
@@ -174,8 +151,6 @@ def plan_change(*, workspace, plan, actor=None, by_staff=False, billed_by_stripe
 def plan_switch_now(*, account, plan, now, billed_by_stripe=None):
     """Close the open cycle at `now` (a normal close) and start a new one on `plan`. The
     caller holds the account's lock. Upgrades and the end of a subscription use it."""
-    from billing.closing import cycle_close_locked
-
     cycle = _open_cycle_row(account, now)
     if cycle is not None:
         cycle_close_locked(account=account, cycle=cycle, boundary=now, now=now)

@@ -5,8 +5,6 @@ class UsageConfig(AppConfig):
     name = "usage"
 
     def ready(self):
-        # Price edits clear the shared catalog stamp so every process reloads its prices.
-        from usage import catalog  # noqa: F401
         from usage import admin_events  # noqa: F401  (metering's admin: events, unpriced events)
         # billing may not import usage: the Billing page gets its consumption chart from here.
         from billing.page import consumption_chart_register
