@@ -7,3 +7,7 @@ class ApikeysConfig(AppConfig):
 
     def ready(self):
         from apikeys import receivers  # noqa: F401
+        from apikeys.keycache import spend_states_credits_changed
+        from billing.credits import credits_listener_add
+
+        credits_listener_add(spend_states_credits_changed)

@@ -1,6 +1,6 @@
 """Bearer authentication for the JSON API: gateway service tokens and customer keys.
 
-Each route accepts only its own kind of credential (API.md "Who calls what"): a customer
+Each route accepts only its own kind of credential (docs/api.md "Who calls what"): a customer
 key on a gateway route is 401 invalid_service_token, a service token on a customer route
 is 401 invalid_api_key. Secrets are compared by looking up their SHA-256 hash (and the
 optional METERING_SERVICE_TOKEN with hmac.compare_digest), never with `==` on plaintext.

@@ -1,4 +1,4 @@
-"""The gateway's authorize decision (API.md `POST /api/v1/gateway/authorize`).
+"""The gateway's authorize decision (docs/api.md `POST /api/v1/gateway/authorize`).
 
 Checks in the contract's order, the first failure answering: service token (done by the
 route's decorator), key (401), rate limit (429), key spend cap (403), credits or overage

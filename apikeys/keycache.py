@@ -30,8 +30,8 @@ from apikeys.ratelimit import (
 
 TTL_SECONDS = 60
 # Spend states (balance, plan, a key's spend this cycle) are cached per workspace under its
-# spend version, which every ledger row and every per-key charge bumps (apikeys.receivers,
-# key_spend_add). Changes that bump nothing (a plan edited in the admin) are seen after this.
+# spend version, which every committed ledger write (billing.credits), key spend and billing
+# account change bumps (spends_changed). Changes that bump nothing (a plan edited in the admin) are seen after this.
 SPEND_TTL_SECONDS = 5
 MAX_ENTRIES = 50_000
 MARKER_TTL_SECONDS = 7 * 24 * 3600
@@ -96,15 +96,6 @@ def spend_version_read(workspace_id):
     return value.decode() if value is not None else "0"
 
 
-def spend_versions_bump(workspace_ids):
-    """Bump the workspaces' spend versions once, now, in one round trip (spend_changed is the
-    usual call): for writes visible the moment they return (one autocommit statement), where
-    a bump before the write would guard nothing."""
-    if not cache_enabled() or not workspace_ids:
-        return
-    _spend_versions_bump(workspace_ids)
-
-
 def _spend_versions_bump(workspace_ids):
     """One Redis round trip that bumps every given workspace's spend version."""
     commands = []
@@ -122,22 +113,25 @@ def _spend_versions_bump(workspace_ids):
         pass  # cached spend states then live for at most SPEND_TTL_SECONDS
 
 
-def spend_changed(workspace_id):
-    """Call when a workspace's balance, plan or key spend changed: caches everywhere reload.
-
-    Bumped now and again after the commit, like revocation_publish, so a process that read
-    the database between the two cannot keep the old state.
-    """
-    spends_changed([workspace_id])
-
-
 def spends_changed(workspace_ids):
-    """spend_changed for many workspaces at once: one Redis round trip now, one after commit."""
+    """Call when workspaces' balance, plan or key spend changed: caches everywhere reload.
+
+    The one path by which authorize's cached spend states learn of a change (credits through
+    `spend_states_credits_changed`, key spends through apikeys.services, billing accounts
+    through apikeys.receivers). The versions are bumped once the transaction commits (at
+    once in autocommit), in one Redis round trip: an entry cached before the bump carries
+    the old version and is dropped at its next use, also one another process filled from
+    the database before the commit, so nothing stale is served once the write returns.
+    """
     workspace_ids = sorted(set(workspace_ids))
-    if not cache_enabled() or not workspace_ids:
-        return
-    _spend_versions_bump(workspace_ids)
-    transaction.on_commit(lambda: _spend_versions_bump(workspace_ids))
+    if cache_enabled() and workspace_ids:
+        transaction.on_commit(lambda: _spend_versions_bump(workspace_ids))
+
+
+def spend_states_credits_changed(*, balances):
+    """billing.credits listener: a committed ledger write changed these workspaces' balances."""
+    if cache_enabled():
+        _spend_versions_bump(sorted(balances))
 
 
 def cache_get(namespace, digest):

@@ -18,22 +18,21 @@ def removed_members_keys(sender, workspace, user, **kwargs):
     return member_key_consequences(workspace, user)
 
 
-def _spend_changed(sender, instance, created=False, **kwargs):
-    from apikeys.keycache import spend_changed
+def _account_changed(sender, instance, **kwargs):
+    from apikeys.keycache import spends_changed
 
-    spend_changed(instance.workspace_id)
+    spends_changed([instance.workspace_id])
 
 
 def _connect_spend_receivers():
-    # Every ledger row (charges, purchases, grants) and every change of a billing account
-    # (plan, mode, overage limit) makes authorize's cached spend state of that workspace
-    # stale at once, in every process (apikeys.keycache).
+    # A change of a billing account (plan, mode, overage limit; also in the admin) makes
+    # authorize's cached spend state of that workspace stale in every process
+    # (apikeys.keycache). Credits tell it through billing.credits (see apps.py).
     from django.db.models.signals import post_save
 
-    from billing.models import BillingAccount, LedgerEntry
+    from billing.models import BillingAccount
 
-    post_save.connect(_spend_changed, sender=LedgerEntry, dispatch_uid="apikeys-ledger")
-    post_save.connect(_spend_changed, sender=BillingAccount, dispatch_uid="apikeys-account")
+    post_save.connect(_account_changed, sender=BillingAccount, dispatch_uid="apikeys-account")
 
 
 _connect_spend_receivers()

@@ -94,7 +94,7 @@ def keys_for_page(workspace):
 
 
 def key_may_revoke(membership, key):
-    """DESIGN.md: anyone revokes their own key; owners and admins revoke anyone's."""
+    """docs/design.md: anyone revokes their own key; owners and admins revoke anyone's."""
     return membership is not None and (
         membership.is_manager or key.created_by_id == membership.user_id
     )

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apikeys.keycache import revocation_publish, spend_changed, spends_changed
+from apikeys.keycache import revocation_publish, spends_changed
 from apikeys.models import APIKey, KeySpend, ServiceToken
 from apikeys.secrets_format import (
     KEY_PREFIX,
@@ -41,7 +41,7 @@ def key_create(*, workspace, user, name, expires_at=None, spend_cap_credits=None
 
 
 def key_revoke(*, key, actor, membership=None):
-    """Revoke a key now. `membership` (the actor's) is checked against DESIGN.md's table.
+    """Revoke a key now. `membership` (the actor's) is checked against docs/design.md's table.
 
     Returns False when the key was already revoked. Every process refuses the key from
     the moment this returns (apikeys.keycache).
@@ -82,7 +82,7 @@ def key_spend_cap_set(*, key, credits, membership):
     return key
 
 
-def key_spend_add(key, amount_micro, at=None, announce=True):
+def key_spend_add(key, amount_micro, at=None):
     """Add a charge (micro-credits, positive) to the key's spend of the current cycle.
 
     Called by usage after each charge; atomic under concurrency (an UPDATE ... + n, or one
@@ -92,11 +92,7 @@ def key_spend_add(key, amount_micro, at=None, announce=True):
     if amount == 0:
         return
     start = cycle_start_cached(key.workspace_id, at)
-    # Batches of usage write the ledger in bulk (no signals): this is where authorize's
-    # cached spend of the workspace learns about the charge. A single charge went through
-    # ledger_post, whose row already announced it (announce=False skips the repeat).
-    if announce:
-        spend_changed(key.workspace_id)
+    spends_changed([key.workspace_id])  # a capped key's cached spend reloads after commit
     _spend_upsert(key.pk, start, amount)
 
 

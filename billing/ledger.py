@@ -9,10 +9,10 @@ import random
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.signals import post_save
 from django.utils import timezone
 from django.db.models import F, Sum
 
+from billing.credits import credits_changed_on_commit
 from billing.models import BalanceShard, EntryKind, LedgerEntry
 
 SHARDS = 8
@@ -92,9 +92,6 @@ def _post_in_one_statement(fields):
     if shards_moved != 1:  # a workspace without shards yet: the slow path makes them
         _add_to_a_shard(fields["workspace_id"], fields["amount_micro"])
         balance = workspace_balance(fields["workspace_id"])
-    # Raw SQL sends no signal; receivers (authorize's spend caches) still need to hear of it.
-    post_save.send(sender=LedgerEntry, instance=entry, created=True, raw=False, using="default",
-                   update_fields=None)
     return Posting(entry, True, balance)
 
 
@@ -110,7 +107,16 @@ def ledger_post(
     call rolls back and answers the first response): a duplicate reference then raises
     IntegrityError, and the two round trips of a savepoint are saved on the hot path.
     """
-    workspace_id = getattr(workspace, "pk", workspace)
+    posting = _ledger_post(
+        workspace_id=getattr(workspace, "pk", workspace), kind=kind, amount_micro=amount_micro,
+        reference=reference, memo=memo, actor=actor, at=at, savepoint=savepoint,
+    )
+    if posting.created:
+        credits_changed_on_commit(balances={posting.entry.workspace_id: posting.balance_micro})
+    return posting
+
+
+def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at, savepoint):
     fields = dict(
         workspace_id=workspace_id,
         kind=kind,
@@ -143,7 +149,7 @@ def ledger_post(
 def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=True):
     """Charge usage once per reference; returns the Posting with the balance after.
 
-    Never refuses for lack of credits: the work was already done (API.md).
+    Never refuses for lack of credits: the work was already done (docs/api.md).
     """
     return ledger_post(
         workspace=workspace,
@@ -170,3 +176,4 @@ def ledger_post_many(entries):
         # A fixed order of shard updates keeps two batches from deadlocking each other.
         for workspace_id in sorted(totals):
             _add_to_a_shard(workspace_id, totals[workspace_id])
+        credits_changed_on_commit(balances={ws: workspace_balance(ws) for ws in sorted(totals)})

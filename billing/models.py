@@ -120,7 +120,7 @@ class BillingAccount(models.Model):
     def effective_overage_limit(self):
         """Credits the balance may go below zero this cycle; None: no limit (staff terms).
 
-        Every plan or mode that allows overage has a limit (DESIGN.md): pay-as-you-go on a
+        Every plan or mode that allows overage has a limit (docs/design.md): pay-as-you-go on a
         plan without a default gets PAYG_DEFAULT_OVERAGE_LIMIT until the owner sets one.
         """
         if not self.may_overspend:

@@ -13,7 +13,7 @@ def open_billing_account(sender, workspace, owner, **kwargs):
 
 @receiver(email_confirmed)
 def give_signup_bonus(sender, request=None, email_address=None, **kwargs):
-    """The 100-credit sign-up bonus arrives when the user proves their address (DESIGN.md:
+    """The 100-credit sign-up bonus arrives when the user proves their address (docs/design.md:
     once per verified user, on their first workspace, so workspaces cannot be farmed)."""
     from billing.services import signup_bonus_grant
 

@@ -102,7 +102,7 @@ def cycle_usage_micro(workspace_id, start, end):
 
 
 def included_remaining(workspace_id, start, end, balance_micro):
-    """DESIGN.md: max(0, included granted − usage + usage refunded), never above the balance."""
+    """max(0, included granted − usage + usage refunded), never above the balance (docs/design.md)."""
     raw = cycle_included_raw(workspace_id, start, end)
     return max(0, min(raw, balance_micro))
 
@@ -151,7 +151,7 @@ def auto_recharge_payload(workspace):
 
 
 def balance_payload(workspace, at=None):
-    """Exactly the JSON of API.md's `GET /api/v1/balance`."""
+    """Exactly the JSON of docs/api.md's `GET /api/v1/balance`."""
     summary = balance_summary(workspace, at)
     account = summary.account
     return {

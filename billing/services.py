@@ -101,7 +101,7 @@ def signup_bonus_grant(user):
 
 
 def _require_manager(workspace, actor):
-    """Owners and admins change billing (DESIGN.md "Who may do what"); staff always may.
+    """Owners and admins change billing (docs/design.md "Who may do what"); staff always may.
     actor=None is the system itself (jobs, commands)."""
     if actor is None or actor.is_staff:
         return

@@ -1,4 +1,4 @@
-"""The JSON conventions of API.md shared by every API route.
+"""The JSON conventions of docs/api.md shared by every API route.
 
 Routes raise ApiError (or a subclass) anywhere below them; @json_api turns it into the
 contract's error shape: {"error": {"code", "message", "param"}} with the right status.

@@ -1,4 +1,4 @@
-"""Meterdesk settings: one file, every value from the environment (see API.md "Environment").
+"""Meterdesk settings: one file, every value from the environment (docs/api.md "Environment").
 
 Unset variables give the embedded set-up (SQLite under var/, in-process cache, eager Celery,
 mail to var/mail/, the payment sandbox). Production sets DEBUG=0 and the variables it needs;

@@ -26,7 +26,7 @@ def workspace_required(view):
 
 
 def manager_required(view):
-    """Owners and admins only (DESIGN.md "Who may do what"); others get 403."""
+    """Owners and admins only (docs/design.md "Who may do what"); others get 403."""
 
     @workspace_required
     @functools.wraps(view)

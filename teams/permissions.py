@@ -1,4 +1,4 @@
-"""DESIGN.md "Who may do what", the team rows, written once.
+"""docs/design.md "Who may do what", the team rows, written once.
 
 Services call these under row locks before changing anything; the Team page calls them to
 show only the actions the viewer may take. Each takes Membership objects.

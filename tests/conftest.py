@@ -86,6 +86,14 @@ def _celery_eager():
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed(): write()`: what follows a commit (billing.credits listeners, cache
+    bumps) runs at the block's end, as it would when a real transaction commits. Tests
+    run inside a transaction that never commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def owner(db):
     return UserFactory(email="owner@example.com")
 

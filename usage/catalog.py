@@ -254,7 +254,7 @@ def now():
 
 
 def price_payload(version):
-    """One entry of GET /api/v1/prices (API.md): tiers, rates or a plain price, as strings."""
+    """One entry of GET /api/v1/prices (docs/api.md): tiers, rates or a plain price, as strings."""
     from usage.events import decimal_text
 
     entry = {

@@ -1,4 +1,4 @@
-"""A usage event as API.md defines it: parsed, validated, and in one canonical form.
+"""A usage event as docs/api.md defines it: parsed, validated, and in one canonical form.
 
 parse_event() is the only way an event gets in (the gateway's usage call, the quote route,
 the pricing page's estimator), so every rule of the body lives here: unknown fields, whole
@@ -91,7 +91,7 @@ def parse_event(data, *, gateway):
     """The validated Event of a JSON object; InvalidRequest naming the field otherwise.
 
     gateway=True (the usage call) requires `id` and `key_id`; gateway=False (a quote, the
-    estimator) refuses them, as API.md's quote body is "a usage event without id/key_id".
+    estimator) refuses them, as docs/api.md's quote body is "a usage event without id/key_id".
     """
     if not isinstance(data, dict):
         raise InvalidRequest("An event must be a JSON object.")
@@ -139,7 +139,7 @@ def parse_event(data, *, gateway):
 
 
 def event_canonical(event, as_dict=None):
-    """A string equal for two bodies that mean the same event (API.md: compared after parsing).
+    """A string equal for two bodies that mean the same event (docs/api.md: compared after parsing).
 
     Key order, `2` vs "2.0", an omitted tier vs "auto" and an omitted grounding vs false all
     compare equal; the usage call stores this to tell a replay from a conflicting body.

@@ -1,6 +1,6 @@
-"""The OpenAPI 3.1 document of API.md's JSON routes, and its human-readable page.
+"""The OpenAPI 3.1 document of docs/api.md's JSON routes, and its human-readable page.
 
-Written by hand from the contract (not generated from views), so it says what API.md
+Written by hand from the contract (not generated from views), so it says what docs/api.md
 promises; tests/usage/test_openapi.py runs schemathesis against it to keep both honest.
 """
 

@@ -114,7 +114,7 @@ def pricing_tables(at=None):
 
 
 def plans_table():
-    """Public plans as columns and the seeds' descriptive rows (DESIGN.md "Plans")."""
+    """Public plans as columns and the seeds' descriptive rows (docs/design.md "Plans")."""
     plans = list(Plan.objects.filter(is_public=True).order_by("sort_order", "price_cents"))
 
     def price(plan):

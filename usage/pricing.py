@@ -1,7 +1,7 @@
 """The one pricing function: a parsed event in, a breakdown and a total out.
 
 The quote route, the usage call and the /pricing estimator all call price_event(), so a
-quote is what usage charges. Money rules (DESIGN.md "Money"): prices are exact Decimals,
+quote is what usage charges. Money rules (docs/design.md "Money"): prices are exact Decimals,
 each breakdown row's cost is computed exactly and rounded once to the micro-credit (half
 up), and the total is the sum of the rounded rows, so a receipt always adds up.
 """

@@ -115,7 +115,7 @@ def rollup_run(*, now=None, full=False):
 
 
 def usage_purge(*, now=None):
-    """Retention (DESIGN.md "Request data"): returns (events deleted, metadata cleared).
+    """Retention (docs/design.md "Request data"): returns (events deleted, metadata cleared).
 
     Metadata goes when its plan's retention ends; billing fields after 13 months, from the
     start of that day, once the roll-up holds them (it runs first, in the same task).

@@ -29,7 +29,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apikeys import services as key_services
-from apikeys.keycache import spends_changed, spend_versions_bump
+from billing.credits import credits_changed_on_commit
 from billing.ledger import credits_charge, ledger_post_many, workspace_balance
 from billing.models import BalanceShard, BillingAccount, EntryKind, LedgerEntry
 from billing.money import format_credits, format_usd
@@ -172,7 +172,7 @@ def _key_for_usage(key_id):
     """key_for_usage, remembered a minute per process.
 
     Safe to cache: a key's workspace never changes, and revoked or expired keys are
-    charged too (API.md), so nothing a revoke changes matters here.
+    charged too (docs/api.md), so nothing a revoke changes matters here.
     """
     hit = _key_cache.get(key_id)
     if hit and hit[1] > time.monotonic():
@@ -349,10 +349,7 @@ def _write_pg(prepared_list):
             memo=f"{p.event.product} ({p.event_id})"[:200],
             cycle=key_services.cycle_start_cached(p.workspace_id) if charge > 0 else None,
         ))
-    charged = sorted({p.workspace_id for p in prepared_list if p.billed and p.charged_micro > 0})
     in_transaction = connection.in_atomic_block
-    if in_transaction:
-        spends_changed(charged)  # now and after the caller's commit
 
     def work():
         # Inside a caller's transaction a savepoint, so a deadlock can be retried.
@@ -360,11 +357,13 @@ def _write_pg(prepared_list):
             return pgwrite.events_write(items)
 
     written = _with_retries(work)
-    if not in_transaction:
-        # authorize's cached spend states are stale from here, before anyone is answered.
-        # An autocommit statement is visible exactly when it returns, so a bump before it
-        # would guard nothing this one does not.
-        spend_versions_bump(charged)
+    # The balance after each workspace's last charge (events are priced in order), to
+    # billing.credits once committed: at once in autocommit, before anyone is answered.
+    credits_changed_on_commit(balances={
+        prepared_list[index].workspace_id: balance
+        for index, balance in sorted(written.items())
+        if prepared_list[index].billed and prepared_list[index].charged_micro > 0
+    })
     missing = []
     for index, p in enumerate(prepared_list):
         if index not in written:
@@ -400,8 +399,7 @@ def _record_one(prepared, now):
             if not insert_new_events([_row(prepared, now, status, body)]):
                 raise _AlreadyRecorded
             if charge > 0:
-                # The ledger row already told authorize's caches; no second announcement.
-                key_services.key_spend_add(prepared.key, charge, announce=False)
+                key_services.key_spend_add(prepared.key, charge)
             return UsageResult(status, body)
 
     try:

@@ -1,4 +1,4 @@
-"""The plans of the seeds (DESIGN.md "Plans"), as data staff can edit in the admin."""
+"""The plans of the seeds (docs/design.md "Plans"), as data staff edit in the admin."""
 
 from django.db import migrations
 

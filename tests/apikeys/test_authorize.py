@@ -1,4 +1,4 @@
-"""POST /api/v1/gateway/authorize: every answer of API.md, in its check order."""
+"""POST /api/v1/gateway/authorize: every answer of docs/api.md, in its check order."""
 
 import json
 import time
@@ -170,7 +170,7 @@ def test_a_negative_prepaid_balance_is_402(authorize, workspace, secret):
     assert error_code(authorize(secret)) == "out_of_credits"
 
 
-def test_overage_limit_reached_is_402_spend_limit_reached(authorize, workspace, secret):
+def test_overage_limit_reached_is_402_spend_limit_reached(authorize, workspace, secret, committed):
     account = BillingAccount.objects.get(workspace=workspace)
     account.plan = Plan.objects.get(code="pro")
     account.overage_limit = 100
@@ -178,7 +178,8 @@ def test_overage_limit_reached_is_402_spend_limit_reached(authorize, workspace, 
     drain(workspace)
     give_credits(workspace, -50)
     assert authorize(secret).status_code == 200  # below zero, within the overage limit
-    give_credits(workspace, -50)
+    with committed():
+        give_credits(workspace, -50)
     response = authorize(secret)
     assert response.status_code == 402 and error_code(response) == "spend_limit_reached"
 
@@ -191,16 +192,18 @@ def test_pay_as_you_go_starter_may_go_below_zero(authorize, workspace, secret):
     assert authorize(secret).status_code == 200
 
 
-def test_key_spend_cap_reached_is_403_and_comes_before_402(authorize, workspace, key_and_secret):
+def test_key_spend_cap_reached_is_403_and_comes_before_402(authorize, workspace, key_and_secret, committed):
     key, secret = key_and_secret
     give_credits(workspace, 100)
     APIKey.objects.filter(pk=key.pk).update(spend_cap_credits=5)
     key_spend_add(key, 4 * MICRO)
     assert authorize(secret).status_code == 200
-    key_spend_add(key, 1 * MICRO)
+    with committed():
+        key_spend_add(key, 1 * MICRO)
     response = authorize(secret)
     assert response.status_code == 403 and error_code(response) == "key_spend_limit_reached"
-    drain(workspace)
+    with committed():
+        drain(workspace)
     assert error_code(authorize(secret)) == "key_spend_limit_reached"
 
 
@@ -227,11 +230,12 @@ def test_the_starter_limit_is_10_per_minute_and_the_11th_is_429(authorize, works
     assert "X-RateLimit-Reset" in response
 
 
-def test_refused_requests_do_not_count_against_the_limit(authorize, workspace, owner, secret):
+def test_refused_requests_do_not_count_against_the_limit(authorize, workspace, owner, secret, committed):
     drain(workspace)
     for _ in range(12):
         assert authorize(secret).status_code == 402
-    give_credits(workspace, 100)
+    with committed():
+        give_credits(workspace, 100)
     assert authorize(secret)["X-RateLimit-Remaining"] == "9"
 
 

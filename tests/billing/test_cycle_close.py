@@ -1,4 +1,4 @@
-"""Closing billing cycles: DESIGN.md "Credits over a cycle", RELIABILITY.md "Jobs"."""
+"""Closing billing cycles: docs/design.md "Credits over a cycle"; jobs safe to run twice."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""RELIABILITY.md: balance == ledger sum after any sequence of grants, purchases, usage,
+"""docs/ledger.md: balance == ledger sum after any sequence of grants, purchases, usage,
 refunds, expiries and cycle closes (a hypothesis state machine)."""
 
 from datetime import timedelta

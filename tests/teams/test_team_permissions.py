@@ -1,4 +1,4 @@
-"""DESIGN.md "Who may do what", every team row, for owner, admin, member and outsider.
+"""docs/design.md "Who may do what", every team row, for owner, admin, member and outsider.
 
 Each test goes through the page (as a person would) and checks what changed in the database.
 The outsider is logged in to a workspace of their own, where they are owner: reaching

@@ -28,23 +28,25 @@ def _drain(key):
     return event(key, "req_drain", tier="hi", quantity={"pages": 300})
 
 
-def test_a_single_usage_charge_makes_the_next_authorize_refuse(authorize, gateway, api_key):
+def test_a_single_usage_charge_makes_the_next_authorize_refuse(authorize, gateway, api_key, committed):
     key, secret = api_key
     first = authorize(secret)
     assert first.status_code == 200 and first.json()["balance"] == "1000.000000"
 
-    assert gateway(_drain(key)).json()["balance"] == "-200.000000"
+    with committed():
+        assert gateway(_drain(key)).json()["balance"] == "-200.000000"
 
     refused = authorize(secret)
     assert refused.status_code == 402
     assert refused.json()["error"]["code"] == "out_of_credits"
 
 
-def test_a_batch_charge_makes_the_next_authorize_refuse(authorize, gateway, api_key):
+def test_a_batch_charge_makes_the_next_authorize_refuse(authorize, gateway, api_key, committed):
     key, secret = api_key
     assert authorize(secret).status_code == 200
 
-    results = gateway({"events": [_drain(key)]}).json()["results"]
+    with committed():
+        results = gateway({"events": [_drain(key)]}).json()["results"]
     assert results[0]["balance"] == "-200.000000"
 
     assert authorize(secret).status_code == 402

@@ -1,4 +1,4 @@
-"""The OpenAPI document covers every JSON route of API.md, and the app keeps to it (schemathesis)."""
+"""The OpenAPI document covers every JSON route of docs/api.md; the app keeps to it (schemathesis)."""
 
 import pytest
 import schemathesis

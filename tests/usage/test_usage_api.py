@@ -1,4 +1,4 @@
-"""POST /api/v1/gateway/usage: single events, batches, bad input, credentials (API.md)."""
+"""POST /api/v1/gateway/usage: single events, batches, bad input, credentials (docs/api.md)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Every price table of the seeds (DESIGN.md "Prices"), as data staff can edit in the admin.
+"""Every price table of the seeds (docs/design.md "Prices"), as data staff can edit in the admin.
 
 Seed 000: credits per page / image / started 5-minute segment by tier, the grounding add-on,
 custom fine-tuned models and enterprise applications. Seed 004: meter price × inference

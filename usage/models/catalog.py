@@ -1,4 +1,4 @@
-"""The price catalog as data (DESIGN.md "Prices"): versioned prices, their rates, custom models.
+"""The price catalog as data (docs/design.md "Prices"): versioned prices, rates, custom models.
 
 A price is never edited once it is in force: staff schedule a new version with a later
 `effective_from`, and every charge keeps the id of the version it used, so a price change
@@ -31,7 +31,7 @@ class Unit(models.TextChoices):
     INFERENCE_SECOND = "inference_second", "inference second"
 
 
-# The `quantity` key of API.md that each unit meters.
+# The `quantity` key of docs/api.md that each unit meters.
 UNIT_QUANTITY = {
     Unit.PAGE: "pages",
     Unit.IMAGE: "images",

@@ -44,7 +44,7 @@ class UsageEvent(models.Model):
     queue_seconds = models.CharField(max_length=40, blank=True, help_text="Recorded, never billed.")
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
-    # When the ledger was charged: the day and cycle the charge belongs to (DESIGN.md).
+    # When the ledger was charged: the day and cycle the charge belongs to (docs/design.md).
     charged_at = models.DateTimeField(null=True, blank=True)
     # Moves whenever a row changes in a way the roll-up must see (insert, late pricing).
     touched_at = models.DateTimeField(default=timezone.now)
