@@ -1,7 +1,7 @@
 """Starting a Checkout (credits, Pay now, saving a card) and reading where a payment stands.
 
 The Payment row is saved (committed) before Stripe is called: its id is the idempotency key,
-and the return page reads its status. Owners and admins only (docs/design.md).
+and the return page reads its status. Owners and admins only (docs/design.md, "Who may do what").
 """
 
 from django.db import transaction
