@@ -5,8 +5,8 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        from billing import receivers  # noqa: F401
+        from billing import receivers
+        from billing import sandbox_plans  # noqa: F401  (the sandbox's subscriptions and invoices)
         from billing.credits import credits_listener_add
-        from billing.recharge import auto_recharge_listener
 
-        credits_listener_add(auto_recharge_listener)  # a charge below the threshold enqueues a recharge
+        credits_listener_add(receivers.auto_recharge_listener)  # below the threshold: one recharge job

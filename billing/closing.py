@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.cycles import cycle_bounds, cycle_open
@@ -155,22 +156,25 @@ def cycle_close_locked(*, account, cycle, boundary, now):
     cycle.closed_at = now
     cycle.save(update_fields=["end", "closed_at"])
     if invoice is not None and invoice.status == InvoiceStatus.OPEN:
-        _collect_on_commit(account, cycle)
+        _collect_announce(account, cycle)
     return CloseResult(cycle, True, expire, settle, invoice, None, lines)
 
 
-def _collect_on_commit(account, cycle):
-    """After the close commits, a job collects the open invoice: a Stripe invoice for the
-    overage of a subscription's cycle, or an off-session charge under pay-as-you-go."""
+# Sent inside the close's transaction when its invoice is open and someone other than the
+# customer collects it; billing.receivers enqueues the collecting job once the close commits.
+cycle_invoice_opened = Signal()  # cycle_id, how: "stripe_invoice" | "card"
+
+
+def _collect_announce(account, cycle):
+    """A Stripe invoice for the overage of a subscription's cycle, or an off-session charge
+    under pay-as-you-go; prepaid usage beyond the balance and staff-set fees wait for Pay now."""
     if account.fee_billed_by_stripe:
         how = "stripe_invoice"
     elif account.billing_mode == BillingMode.PAY_AS_YOU_GO:
         how = "card"
     else:
-        return  # prepaid usage beyond the balance, staff-set fees: Pay now or staff collect
-    from billing.tasks import cycle_invoice_collect
-
-    transaction.on_commit(lambda: cycle_invoice_collect.delay(cycle.pk, how))
+        return
+    cycle_invoice_opened.send(sender=BillingCycle, cycle_id=cycle.pk, how=how)
 
 
 def cycle_close(*, cycle_id, at=None):

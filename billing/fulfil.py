@@ -26,7 +26,6 @@ from billing.models import (
     EntryKind, Invoice, InvoiceStatus, Payment, PaymentKind, PaymentStatus,
 )
 from billing.money import MICRO, USD_PER_CREDIT
-from billing.recharge import recharge_fulfil, recharge_intent_failed
 from billing.subscriptions import checkout_subscription_fulfil
 from teams.models import Workspace
 
@@ -238,20 +237,18 @@ def checkout_session_failed(session):
 
 
 def payment_intent_succeeded(intent):
-    """Only intents Meterdesk created off-session (metadata.kind auto_recharge or invoice) are
-    fulfilled here; a Checkout's own intent is fulfilled by its session (never twice)."""
+    """An off-session invoice payment (metadata.kind `invoice`, pay-as-you-go). A Checkout's
+    own intent is fulfilled by its session (never twice); an auto-recharge's by
+    billing.recharge.recharge_fulfil (billing.webhooks sends it there)."""
     metadata = intent.get("metadata") or {}
-    kind = metadata.get("kind")
-    if kind not in ("auto_recharge", "invoice"):
+    if metadata.get("kind") != "invoice":
         return None
     workspace = workspace_by_slug(metadata.get("workspace"))
-    amount, currency = intent.get("amount_received") or intent.get("amount"), intent.get("currency")
-    if kind == "invoice":
-        invoice = _invoice_by_number(workspace, metadata.get("invoice"))
-        return invoice_payment_fulfil(
-            invoice=invoice, payment_intent_id=intent["id"], amount_cents=amount, currency=currency
-        )
-    return recharge_fulfil(workspace=workspace, intent=intent)
+    invoice = _invoice_by_number(workspace, metadata.get("invoice"))
+    return invoice_payment_fulfil(
+        invoice=invoice, payment_intent_id=intent["id"],
+        amount_cents=intent.get("amount_received") or intent.get("amount"), currency=intent.get("currency"),
+    )
 
 
 def payment_intent_failed(intent):
@@ -266,6 +263,4 @@ def payment_intent_failed(intent):
     rows.exclude(status=PaymentStatus.PAID).update(
         status=PaymentStatus.DECLINED, failure_reason=reason[:300], updated_at=timezone.now()
     )
-    if metadata.get("kind") == "auto_recharge":
-        recharge_intent_failed(workspace=workspace_by_slug(metadata.get("workspace")), intent=intent, reason=reason)
     return reason

@@ -48,24 +48,14 @@ def threshold_micro(workspace_id: int) -> int | None:
     return _thresholds.get(workspace_id, load=lambda: _threshold_load(workspace_id))[0]
 
 
-def auto_recharge_check(*, workspace_id: int, balance_micro: int) -> bool:
-    """Enqueue one recharge job when the balance is below the threshold; True when it did.
-    Never calls Stripe itself, and costs no query while the threshold is cached."""
+def recharge_due(*, workspace_id: int, balance_micro: int) -> bool:
+    """Should a recharge job be enqueued now? True at most once a minute per workspace whose
+    balance is below its threshold (an atomic cache add). No query while the threshold is
+    cached; the job itself decides under a lock."""
     threshold = threshold_micro(workspace_id)
     if threshold is None or balance_micro >= threshold:
         return False
-    if not cache.add(_queued_key(workspace_id), 1, QUEUED_FOR):
-        return False  # a job was enqueued for this workspace moments ago
-    from billing.tasks import auto_recharge_run
-
-    transaction.on_commit(lambda: auto_recharge_run.delay(workspace_id))
-    return True
-
-
-def auto_recharge_listener(*, balances) -> None:
-    """The credits_changed listener (billing.credits): runs after every committed ledger write."""
-    for workspace_id, balance_micro in balances.items():
-        auto_recharge_check(workspace_id=workspace_id, balance_micro=balance_micro)
+    return cache.add(_queued_key(workspace_id), 1, QUEUED_FOR)
 
 
 # --- settings ------------------------------------------------------------------------------

@@ -107,9 +107,14 @@ def respond(method, url, headers, body):
     return status, text
 
 
-def _route(method, path, params):
-    from billing import sandbox_plans
+# Paid plans (billing.sandbox_plans, loaded with billing) add their requests and their
+# checkout mode here: ROUTES answer a request or return None; CHECKOUT_MODES maps a mode to
+# (create(params), complete(session, card_id, decline)).
+ROUTES = []
+CHECKOUT_MODES = {}
 
+
+def _route(method, path, params):
     parts = path.strip("/").split("/")[1:]  # drop "v1"
     if method == "post" and parts == ["customers"]:
         return _create("cus", "customer", name=params.get("name"), email=params.get("email"),
@@ -119,8 +124,8 @@ def _route(method, path, params):
         customer["invoice_settings"].update(params.get("invoice_settings") or {})
         return put(customer)
     if method == "post" and parts == ["checkout", "sessions"]:
-        if params.get("mode") == "subscription":
-            return sandbox_plans.session_create(params)
+        if params.get("mode") in CHECKOUT_MODES:
+            return CHECKOUT_MODES[params["mode"]][0](params)
         return _session_create(params)
     if method == "post" and parts == ["payment_intents"]:
         return _off_session_charge(params)
@@ -130,9 +135,10 @@ def _route(method, path, params):
         method_obj = get(parts[1])
         method_obj["customer"] = None
         return put(method_obj)
-    answer = sandbox_plans.route(method, parts, params)  # prices, subscriptions, invoices
-    if answer is not None:
-        return answer
+    for route in ROUTES:
+        answer = route(method, parts, params)
+        if answer is not None:
+            return answer
     if method == "get" and len(parts) in (2, 3):
         return get(parts[-1])
     raise SandboxError(404, "invalid_request_error", f"The payment sandbox does not serve {method.upper()} {path}.")
@@ -229,17 +235,14 @@ def _refund(params):
 def checkout_complete(session_id, *, card_id="pm_sandbox_visa", decline=False):
     """Pay (or decline) an open sandbox session as Stripe's Checkout would; returns where the
     customer goes next (the session's success URL)."""
-    from billing import sandbox_plans
-
     with transaction.atomic():
         session = get(session_id)
         if session["status"] != "open":
             return _success_url(session)
         if session["mode"] == "setup":
             _setup_complete(session, card_id)
-        elif session["mode"] == "subscription":
-            if not decline:
-                sandbox_plans.subscription_complete(session, card_id)
+        elif session["mode"] in CHECKOUT_MODES:
+            CHECKOUT_MODES[session["mode"]][1](session, card_id, decline)
         elif decline:
             _payment_decline(session)
         else:

@@ -1,5 +1,6 @@
 """The payment sandbox's side of paid plans: prices, Checkout in subscription mode, the
-subscription and its invoices, and one-off invoices (billing/sandbox.py routes here).
+subscription and its invoices, and one-off invoices (registered with billing/sandbox.py
+when billing loads).
 
 It sends the events Stripe would (checkout.session.completed, invoice.paid or
 invoice.payment_failed, customer.subscription.updated) to the same webhook handling.
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.cycles import cycle_bounds
+from billing import sandbox
 from billing.sandbox import (
     SandboxError, _create, _payment_method, card_behaviour, deliver_on_commit, get, new_id, put,
 )
@@ -82,9 +84,11 @@ def _period(now=None):
     return int(now.timestamp()), int(end.timestamp())
 
 
-def subscription_complete(session, card_id):
+def subscription_complete(session, card_id, decline=False):
     """Pay a subscription Checkout: the card becomes the customer's default, the subscription
-    starts and its first invoice is paid."""
+    starts and its first invoice is paid. Declined: the session stays open, as Stripe's does."""
+    if decline:
+        return
     method = _payment_method(card_id, session["customer"])
     customer = get(session["customer"])
     customer["invoice_settings"]["default_payment_method"] = method["id"]
@@ -165,3 +169,7 @@ def _subscription_update(subscription, params):
         _invoice_charge(invoice)
         subscription = get(subscription["id"])
     return subscription
+
+
+sandbox.ROUTES.append(route)
+sandbox.CHECKOUT_MODES["subscription"] = (session_create, subscription_complete)
