@@ -45,6 +45,13 @@ def test_overage_of_a_subscription_cycle_is_one_stripe_invoice(
     assert len([i for i in invoices if i["metadata"].get("kind") == "overage"]) == 1
 
 
+def test_pay_as_you_go_is_allowed_once_a_card_is_saved(workspace, owner, client_for):
+    card_on_file(workspace)
+    page = client_for(owner).post("/settings/billing/mode/", {"billing_mode": "pay_as_you_go"}, follow=True)
+    assert "Billing mode is now pay as you go." in page.content.decode()
+    assert BillingAccount.objects.get(workspace=workspace).billing_mode == BillingMode.PAY_AS_YOU_GO
+
+
 @pytest.fixture
 def payg(workspace):
     card_on_file(workspace)
