@@ -31,6 +31,8 @@ def _subscription_of(invoice):
 
 def _record(invoice):
     subscription_id = _subscription_of(invoice)
+    if not subscription_id:
+        raise payments.PaymentRejected(f"Invoice {invoice.get('id')} is neither a subscription's nor an overage invoice of ours.")
     record = Subscription.objects.select_related("workspace", "plan").filter(stripe_id=subscription_id or "").first()
     if record is None:
         raise SubscriptionNotReady(f"Invoice {invoice.get('id')} is for subscription {subscription_id}, not recorded yet.")
@@ -73,7 +75,7 @@ def stripe_invoice_paid(invoice):
             workspace=record.workspace, lines=lines, status=InvoiceStatus.PAID, reference=reference,
             memo=f"Stripe invoice {invoice.get('number') or invoice['id']}", period_start=period[0], period_end=period[1],
         )
-        Subscription.objects.filter(pk=record.pk).update(problem="")
+        Subscription.objects.filter(pk=record.pk).update(problem="", plan=plan)
         if created:
             invoice_mail_on_commit(local)
     return local
