@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 
 from billing.cards import workspace_card
 from billing.models import AutoRecharge, BillingMode, CreditPack, EntryKind, Plan, RechargeAttempt, Subscription
@@ -49,10 +48,11 @@ def consumption_chart_register(function):
 
 
 def _cycle_chart(workspace, cycle):
+    """Every day of the current cycle (days still to come are empty), so the bars show where
+    in the cycle the workspace is."""
     if _consumption_chart is None:
         return None
-    today = timezone.now().date()
-    return _consumption_chart(workspace, start=cycle.start.date(), end=min(today, (cycle.end - timedelta(days=1)).date()))
+    return _consumption_chart(workspace, start=cycle.start.date(), end=(cycle.end - timedelta(microseconds=1)).date())
 
 
 def _auto_recharge_context(workspace, account):
