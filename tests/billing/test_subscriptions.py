@@ -142,3 +142,16 @@ def test_a_deleted_subscription_closes_the_cycle_and_falls_back_to_starter(works
     assert pro_cycle.closed_at is not None and account.plan.code == "starter" and not account.fee_billed_by_stripe
     assert Invoice.objects.get(cycle=pro_cycle).total_cents == 150  # USD 1.50 of overage only: Stripe billed the fee
     assert Subscription.objects.get(workspace=workspace).status == "canceled"
+
+
+def test_a_renewal_needing_authentication_mails_the_hosted_invoice_link(
+    workspace, on_pro, client, mailoutbox, django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        needs = invoice_obj(workspace, status="open", amount_paid=0)
+        assert post_event(client, event("invoice.payment_action_required", needs)).status_code == 200
+    [mail] = mailoutbox
+    assert mail.to == ["owner@example.com"] and "https://invoice.stripe.com/i/test" in mail.body
+    assert grants(workspace) == []
+    on_pro.refresh_from_db()
+    assert "confirm the renewal payment" in on_pro.problem
