@@ -7,7 +7,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from billing.forms import AdjustmentForm, BillingAccountAdminForm
+from billing.forms import AdjustmentForm, BillingAccountAdminForm, PlanAdminForm
 from billing.payment_admin import CreditNoteInline, refund_invoices
 from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, EntryKind, Invoice, InvoiceLine, LedgerEntry, Plan
@@ -18,6 +18,7 @@ from config.admin import ReadOnlyAdmin
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanAdminForm
     list_display = ["code", "name", "price_cents", "included_credits", "requests_per_minute",
                     "overage_allowed", "default_overage_limit", "is_public", "sort_order"]
     list_editable = ["is_public", "sort_order"]
