@@ -11,6 +11,7 @@ from billing.forms import AutoRechargeForm, PlanChoiceForm, SalesRequestForm
 from billing.payments import PaymentError, PaymentRejected
 from billing.sales import sales_request_create
 from billing.services import BillingError
+from config.flash import refusal_flashed
 from teams.decorators import manager_required
 
 
@@ -37,15 +38,12 @@ def auto_recharge(request):
             f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()))
         return _back_to_auto_recharge()
     data = form.cleaned_data
-    try:
+    with refusal_flashed(request):
         settings = recharge.auto_recharge_set(
             workspace=request.workspace, actor=request.user, enabled=data["enabled"],
             threshold_credits=data["threshold"], amount_credits=int(data["amount_usd"] * 100),
             monthly_cap=data["monthly_cap"],
         )
-    except BillingError as error:
-        messages.error(request, str(error))
-    else:
         if settings.enabled:
             messages.success(request, f"Auto-recharge is on: {settings.amount_credits:,} credits are added when the "
                                       f"balance falls below {settings.threshold_credits:,}, at most "

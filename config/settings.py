@@ -83,6 +83,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "teams.context_processors.workspace",
             ],
+            # {% table %} and {% emptystate %}: the markup every page repeats, written once.
+            "libraries": {"components": "config.components"},
         },
     },
 ]

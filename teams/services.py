@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from config.flash import Refusal
 from teams import permissions
 from teams.models import Invitation, Membership, Role, Workspace
 from teams.signals import member_removal_consequences, member_removed, workspace_created
@@ -27,7 +28,7 @@ INVITATION_LIFETIME = timedelta(days=7)
 WORKSPACE_NAME_MAX = 80
 
 
-class TeamError(Exception):
+class TeamError(Refusal):
     """A team change that is not allowed; str(error) is a sentence for the user."""
 
 
