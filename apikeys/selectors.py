@@ -1,15 +1,12 @@
 """Reads about keys: lookups by hash, spend this cycle, the keys page."""
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
 
 from apikeys.models import APIKey, KeySpend
-from billing.cycles import cycle_bounds
-from billing.models import BillingAccount, BillingCycle
+from billing.cycles import cycle_start
 from billing.money import MICRO
 
 
@@ -53,25 +50,6 @@ def key_record_by_hash(digest):
     )
 
 
-def cycle_start(workspace_id, at=None):
-    """Start of the workspace's current billing cycle (the open cycle row, else the anchor)."""
-    at = at or timezone.now()
-    start = (
-        BillingCycle.objects.filter(workspace_id=workspace_id, start__lte=at, end__gt=at)
-        .order_by("-start")
-        .values_list("start", flat=True)
-        .first()
-    )
-    if start is not None:
-        return start
-    anchor = (
-        BillingAccount.objects.filter(workspace_id=workspace_id)
-        .values_list("cycle_anchor_day", flat=True)
-        .first()
-    )
-    return cycle_bounds(anchor or 1, at)[0]
-
-
 def key_cycle_spend_micro(key_pk, workspace_id, at=None):
     """Micro-credits a key has spent in its workspace's current billing cycle."""
     spent = (
@@ -104,30 +82,3 @@ def member_key_consequences(workspace, user):
     """Sentences for the Team page's removal confirmation: the keys that will be revoked."""
     keys = APIKey.objects.active().filter(workspace=workspace, created_by=user).order_by("name")
     return [f"API key “{key.name}” ({key.prefix}…) will be revoked" for key in keys]
-
-
-_cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
-CYCLE_START_TTL_SECONDS = 60
-
-
-def cycle_start_cached(workspace_id, at=None):
-    """cycle_start for "now", remembered a minute per process (the usage call's hot path).
-
-    A cycle that closes early (an upgrade) is seen within a minute; charges at another
-    time than now always ask the database.
-    """
-    if at is not None:
-        return cycle_start(workspace_id, at)
-    now = time.monotonic()
-    hit = _cycle_starts.get(workspace_id)
-    if hit and now - hit[1] < CYCLE_START_TTL_SECONDS:
-        return hit[0]
-    start = cycle_start(workspace_id)
-    if len(_cycle_starts) > 100_000:
-        _cycle_starts.clear()
-    _cycle_starts[workspace_id] = (start, now)
-    return start
-
-
-def cycle_start_cache_clear():
-    _cycle_starts.clear()

@@ -16,7 +16,8 @@ from apikeys.secrets_format import (
     secret_hash,
     secret_visible_prefix,
 )
-from apikeys.selectors import cycle_start_cached, key_may_revoke
+from apikeys.selectors import key_may_revoke
+from billing.cycles import cycle_start_cached
 
 LAST_USED_EVERY = timedelta(seconds=60)
 MAX_SPEND_CAP_CREDITS = 10**12

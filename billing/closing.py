@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from billing.cycles import cycle_bounds
+from billing.cycles import cycle_bounds, cycle_open
 from billing.invoices import LineSpec, invoice_create
 from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, BillingMode, EntryKind, InvoiceStatus
@@ -159,8 +159,6 @@ def cycle_close_locked(*, account, cycle, boundary, now):
 
 def cycle_close(*, cycle_id, at=None):
     """Close one cycle that has ended, then open the next one. Safe to run twice."""
-    from billing.services import cycle_open
-
     at = at or timezone.now()
     with transaction.atomic():
         workspace_id = BillingCycle.objects.values_list("workspace_id", flat=True).get(pk=cycle_id)

@@ -1,7 +1,18 @@
-"""Cycle arithmetic: UTC months starting on an anchor day clamped to the month's end."""
+"""Billing cycles: UTC months starting on an anchor day clamped to the month's end.
+
+Their arithmetic, the cycle a workspace is in (key spends are counted per cycle), and
+opening one with its included credits. Closing one is billing.closing's business.
+"""
 
 import calendar
+import time
 from datetime import datetime, timezone as dt_timezone
+
+from django.utils import timezone
+
+from billing.ledger import ledger_post
+from billing.models import BillingAccount, BillingCycle, EntryKind
+from billing.money import MICRO
 
 
 def _anchor_in(year, month, anchor_day):
@@ -24,3 +35,70 @@ def cycle_bounds(anchor_day, at):
     if start > at:
         start = _anchor_in(*_previous_month(at.year, at.month), anchor_day)
     return start, _anchor_in(*_next_month(start.year, start.month), anchor_day)
+
+
+def cycle_open(*, account, start, end):
+    """The cycle [start, end) on the account's current plan, with its included credits.
+
+    Idempotent: the (workspace, start) constraint and the grant's reference make a second
+    call return the same cycle and grant nothing more.
+    """
+    cycle, _ = BillingCycle.objects.get_or_create(
+        workspace_id=account.workspace_id, start=start,
+        defaults={"end": end, "plan": account.plan},
+    )
+    included = account.included_credits
+    if included:
+        # Dated at the cycle's start, so a late close grants into the right cycle.
+        ledger_post(
+            workspace=account.workspace_id, kind=EntryKind.INCLUDED_GRANT,
+            amount_micro=included * MICRO, reference=f"cycle:{cycle.pk}:grant",
+            memo=f"{account.plan.name}: included credits for this cycle", at=cycle.start,
+        )
+    return cycle
+
+
+def cycle_start(workspace_id, at=None):
+    """Start of the workspace's current billing cycle (the open cycle row, else the anchor)."""
+    at = at or timezone.now()
+    start = (
+        BillingCycle.objects.filter(workspace_id=workspace_id, start__lte=at, end__gt=at)
+        .order_by("-start")
+        .values_list("start", flat=True)
+        .first()
+    )
+    if start is not None:
+        return start
+    anchor = (
+        BillingAccount.objects.filter(workspace_id=workspace_id)
+        .values_list("cycle_anchor_day", flat=True)
+        .first()
+    )
+    return cycle_bounds(anchor or 1, at)[0]
+
+
+_cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
+CYCLE_START_TTL_SECONDS = 60
+
+
+def cycle_start_cached(workspace_id, at=None):
+    """cycle_start for "now", remembered a minute per process (the usage call's hot path).
+
+    A cycle that closes early (an upgrade) is seen within a minute; charges at another
+    time than now always ask the database.
+    """
+    if at is not None:
+        return cycle_start(workspace_id, at)
+    now = time.monotonic()
+    hit = _cycle_starts.get(workspace_id)
+    if hit and now - hit[1] < CYCLE_START_TTL_SECONDS:
+        return hit[0]
+    start = cycle_start(workspace_id)
+    if len(_cycle_starts) > 100_000:
+        _cycle_starts.clear()
+    _cycle_starts[workspace_id] = (start, now)
+    return start
+
+
+def cycle_start_cache_clear():
+    _cycle_starts.clear()

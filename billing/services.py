@@ -11,7 +11,8 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.utils import timezone
 
-from billing.cycles import cycle_bounds
+from billing.closing import cycle_close_locked, due_cycles_close_for
+from billing.cycles import cycle_bounds, cycle_open
 from billing.ledger import ledger_post, shards_create
 from billing.models import (
     BillingAccount, BillingCycle, BillingMode, EntryKind, PAYG_DEFAULT_OVERAGE_LIMIT, Plan,
@@ -31,27 +32,6 @@ class BillingError(Exception):
 
 def signup_bonus_reference(user_id):
     return f"signup-bonus:user:{user_id}"
-
-
-def cycle_open(*, account, start, end):
-    """The cycle [start, end) on the account's current plan, with its included credits.
-
-    Idempotent: the (workspace, start) constraint and the grant's reference make a second
-    call return the same cycle and grant nothing more.
-    """
-    cycle, _ = BillingCycle.objects.get_or_create(
-        workspace_id=account.workspace_id, start=start,
-        defaults={"end": end, "plan": account.plan},
-    )
-    included = account.included_credits
-    if included:
-        # Dated at the cycle's start, so a late close grants into the right cycle.
-        ledger_post(
-            workspace=account.workspace_id, kind=EntryKind.INCLUDED_GRANT,
-            amount_micro=included * MICRO, reference=f"cycle:{cycle.pk}:grant",
-            memo=f"{account.plan.name}: included credits for this cycle", at=cycle.start,
-        )
-    return cycle
 
 
 @transaction.atomic
@@ -140,8 +120,6 @@ def plan_change(*, workspace, plan, actor=None, by_staff=False, now=None):
     Customers cannot pick a paid plan before the payments issue adds a saved card, nor
     enterprise (staff set it); staff (`by_staff=True`, the admin) may set any plan.
     """
-    from billing.closing import cycle_close_locked, due_cycles_close_for
-
     now = now or timezone.now()
     _require_manager(workspace, actor)
     # A cycle that already ended is closed first, so the upgrade closes the right one.

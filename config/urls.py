@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/ping", views.ping, name="api_ping"),
     path("", include("apikeys.urls")),
     path("", include("usage.urls")),
+    path("", include("pricing.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("teams.urls")),

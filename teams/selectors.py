@@ -1,7 +1,7 @@
 from teams.models import Membership
 
 SESSION_KEY = "current_workspace_id"
-# The token of the invitation this visitor opened while logged out (see accounts.adapter).
+# The token of the invitation this visitor opened while logged out (see teams.adapter).
 INVITATION_SESSION_KEY = "opened_invitation"
 
 

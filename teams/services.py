@@ -42,6 +42,12 @@ def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def default_workspace_name(email: str) -> str:
+    """"Ada's workspace" for ada@example.com: the name of a workspace made without one."""
+    local = email.split("@", 1)[0].replace(".", " ").replace("_", " ").strip() or "My"
+    return f"{local.title()}'s workspace"
+
+
 @transaction.atomic
 def workspace_create(*, owner, name, slug=None):
     """Make a workspace with `owner` as its first owner; other apps set up their side."""

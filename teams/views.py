@@ -6,13 +6,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.adapter import default_workspace_name
 from teams import permissions, services
 from teams.decorators import workspace_required
 from teams.forms import InviteForm, RenameForm
 from teams.models import Membership, Role
 from teams.selectors import INVITATION_SESSION_KEY, SESSION_KEY, team_overview
-from teams.services import TeamError, workspace_create
+from teams.services import TeamError, default_workspace_name, workspace_create
 
 
 def _safe_next(request, fallback="/"):

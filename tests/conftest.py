@@ -4,6 +4,7 @@ Tests that need PostgreSQL, Redis or Chromium skip where those are absent, excep
 REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1 (CI), where they fail instead.
 """
 
+import functools
 import os
 import shutil
 
@@ -11,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from apikeys.selectors import cycle_start_cache_clear
-from usage.catalog import catalog_forget_local
+from billing.cycles import cycle_start_cache_clear
+from pricing.catalog import catalog_forget_local
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 CHROMIUM = "/usr/bin/chromium"
@@ -67,13 +68,22 @@ def pytest_runtest_teardown(item, nextitem):
         return  # (after the last test the test database is already gone)
     from importlib import import_module
 
-    from django.apps import apps
     from pytest_django.plugin import blocking_manager_key
 
     with item.config.stash[blocking_manager_key].unblock():
         for module, function in DATA_MIGRATIONS:
-            getattr(import_module(module), function)(apps, None)
+            getattr(import_module(module), function)(_migration_apps(module), None)
         cache.clear()
+
+
+@functools.cache
+def _migration_apps(module):
+    """The models as the data migration `module` saw them (the prices' models have since
+    moved from usage to pricing, under the same tables)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    app_label, _, name = module.split(".")
+    return MigrationLoader(None, ignore_no_migrations=True).project_state((app_label, name)).apps
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,6 +1,6 @@
 """Admin for metered usage: events (read-only) and the unpriced events staff must price.
 
-Registered from UsageConfig.ready() so the catalog's admin (usage/admin.py) stays separate.
+Registered from UsageConfig.ready().
 """
 
 from django.contrib import admin, messages

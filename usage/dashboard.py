@@ -11,7 +11,7 @@ from billing.selectors import spend_state
 from usage.charts import credits_chart
 from usage.models import UsageEvent
 from usage.reports import credits_between, daily_series, recent_events
-from usage.rollup import rollup_if_stale
+from usage.tasks import rollup_if_stale
 
 CHART_DAYS = 30
 # "Low" is below a tenth of the cycle's included credits, or below 100 credits without any.

@@ -18,7 +18,7 @@ from usage.reports import (
     usage_range,
     usage_table,
 )
-from usage.rollup import rollup_if_stale
+from usage.tasks import rollup_if_stale
 
 RANGES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("custom", "Custom"))
 SPLITS = (("product", "Product"), ("key", "API key"), ("none", "Total"))

@@ -261,7 +261,7 @@ def _is_json(field):
 
 def _json_texts(values):
     """JSON texts of `values`, each object serialized once: the events of a batch share
-    their quote's breakdown and price versions (usage.pricing memoizes quotes)."""
+    their quote's breakdown and price versions (pricing.quote memoizes quotes)."""
     texts, seen = [], {}
     for value in values:
         if value is None:

@@ -7,7 +7,6 @@ same rows; a late event for an old day moves its `touched_at` and so its day is 
 The whole run is one transaction: a failing query raises and writes nothing (no zeros).
 """
 
-import logging
 from datetime import datetime, time, timedelta, timezone as dt_timezone
 from decimal import Decimal
 
@@ -17,7 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from usage.events import decimal_text
+from pricing.events import decimal_text
 from usage.models import DailyUsage, RollupState, UsageEvent
 
 # Transactions that began before a run may commit after it; their events carry an earlier
@@ -127,25 +126,3 @@ def usage_purge(*, now=None):
     cutoff = datetime.combine((now - BILLING_FIELDS_KEPT).date(), time.min, tzinfo=dt_timezone.utc)
     deleted, _ = UsageEvent.objects.filter(received_at__lt=cutoff).delete()
     return deleted, cleared
-
-
-STALE_AFTER = 60
-
-
-def rollup_if_stale():
-    """Pages call this so charts are never more than about a minute behind.
-
-    In production it enqueues the Celery task (at most once a minute, whatever the
-    traffic); in the embedded set-up tasks are eager, so it runs here and now.
-    """
-    from django.core.cache import cache
-
-    from usage.tasks import rollup_usage
-
-    if cache.add("usage:rollup:requested", 1, STALE_AFTER):
-        try:
-            rollup_usage.delay()
-        except Exception:
-            # A page must still render when the broker or the job fails; the job's own
-            # failure is logged and retried by Celery.
-            logging.getLogger("meterdesk.usage").exception("Could not run the usage roll-up")

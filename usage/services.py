@@ -35,10 +35,10 @@ from billing.models import BalanceShard, BillingAccount, EntryKind, LedgerEntry
 from billing.money import format_credits, format_usd
 from config.api import ApiError, InvalidRequest, reject_unknown_fields
 from usage import pgwrite
-from usage.events import event_as_dict, event_canonical, parse_event
+from pricing.events import event_as_dict, event_canonical, parse_event
 from usage.groupcommit import GroupCommitter
 from usage.models import NotBilledReason, UsageEvent
-from usage.pricing import UnknownProduct, price_event
+from pricing.quote import UnknownProduct, price_event
 
 MAX_BATCH = 1000
 RETRIES = 4
@@ -120,7 +120,7 @@ def _prepare(index, raw, now):
 
 
 def _price(prepared, now):
-    """Price with the catalog in force at the event's time (usage.pricing's rule).
+    """Price with the catalog in force at the event's time (pricing.quote's rule).
 
     4xx/5xx come back not billed (with their rows where priceable); only a successful
     event can be unpriced.

@@ -1,9 +1,16 @@
-"""Celery tasks of the usage app: thin wrappers around usage.rollup (safe to run twice)."""
+"""Celery tasks of the usage app: thin wrappers around usage.rollup (safe to run twice),
+and the pages' way to ask for a roll-up."""
+
+import logging
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import DatabaseError
 
 from usage.rollup import rollup_run, usage_purge
+
+log = logging.getLogger("meterdesk.usage")
+STALE_AFTER = 60
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
@@ -12,3 +19,18 @@ def rollup_usage(full=False):
     days = rollup_run(full=full)
     deleted, cleared = usage_purge()
     return {"days": days, "events_deleted": deleted, "metadata_cleared": cleared}
+
+
+def rollup_if_stale() -> None:
+    """Pages call this so charts are never more than about a minute behind.
+
+    In production it enqueues the Celery task (at most once a minute, whatever the
+    traffic); in the embedded set-up tasks are eager, so it runs here and now.
+    """
+    if cache.add("usage:rollup:requested", 1, STALE_AFTER):
+        try:
+            rollup_usage.delay()
+        except Exception:
+            # A page must still render when the broker or the job fails; the job's own
+            # failure is logged and retried by Celery.
+            log.exception("Could not run the usage roll-up")

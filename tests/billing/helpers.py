@@ -6,7 +6,7 @@ from billing.cycles import cycle_bounds
 from billing.ledger import credits_charge, ledger_post, workspace_balance, ledger_sum
 from billing.models import BillingAccount, BillingCycle, EntryKind, Plan
 from billing.money import MICRO
-from billing.services import cycle_open
+from billing.cycles import cycle_open
 
 
 def utc(*args):

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from billing.money import format_credits
 from tests.usage.metering_helpers import *  # noqa: F401,F403
 from tests.usage.metering_helpers import balance_of
-from usage.events import parse_event
-from usage.pricing import price_event
+from pricing.events import parse_event
+from pricing.quote import price_event
 from usage.services import usage_record
 
 pytestmark = pytest.mark.django_db

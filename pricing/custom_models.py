@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from billing.models import BillingAccount
-from usage.catalog import custom_models_allowed
-from usage.models import CustomModel
+from pricing.catalog import custom_models_allowed
+from pricing.models import CustomModel
 
 PREFIX = "custom."
 

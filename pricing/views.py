@@ -8,9 +8,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from teams.decorators import manager_required, workspace_required
-from usage.custom_models import custom_model_register, custom_model_remove, custom_models_state
-from usage.models import CustomModel
-from usage.price_tables import (
+from pricing.custom_models import custom_model_register, custom_model_remove, custom_models_state
+from pricing.models import CustomModel
+from pricing.price_tables import (
     ESTIMATOR_INSTANCES,
     ESTIMATOR_PRODUCTS,
     ESTIMATOR_UNITS,
@@ -25,9 +25,9 @@ def pricing(request):
     """Everyone's pricing page; an htmx request for an estimate gets only the estimate."""
     estimate = estimate_from_query(request.GET)
     if request.htmx:
-        response = render(request, "usage/_estimate.html", {"estimate": estimate})
+        response = render(request, "pricing/_estimate.html", {"estimate": estimate})
     else:
-        response = render(request, "usage/pricing.html", {
+        response = render(request, "pricing/pricing.html", {
             **pricing_tables(), **plans_table(), "estimate": estimate,
             "estimator_products": ESTIMATOR_PRODUCTS, "estimator_units": ESTIMATOR_UNITS,
             "estimator_instances": ESTIMATOR_INSTANCES,
@@ -53,7 +53,7 @@ def custom_models(request):
             messages.success(request, f"Registered {model.product}. Send it as the product of an event.")
         return redirect("custom_models")
     models, allowed, usable = custom_models_state(request.workspace)
-    return render(request, "usage/custom_models.html", {
+    return render(request, "pricing/custom_models.html", {
         "models": models, "allowed": allowed, "usable": usable,
         "at_limit": allowed is not None and len(models) >= allowed,
         "can_manage": request.membership.is_manager,

@@ -7,7 +7,7 @@ import pytest
 from django.test import RequestFactory
 
 from config.api import InvalidRequest, read_json_object
-from usage.events import MAX_QUANTITY, event_canonical, parse_event
+from pricing.events import MAX_QUANTITY, event_canonical, parse_event
 
 GOOD = {"id": "req_1", "key_id": "key_1", "product": "document.invoice", "quantity": {"pages": 3}}
 

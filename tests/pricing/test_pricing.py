@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from billing.money import format_usd
 from config.api import InvalidRequest
-from usage.events import parse_event
-from usage.models import Price, PriceRate
-from usage.pricing import UnknownProduct, price_event, quote_payload
+from pricing.events import parse_event
+from pricing.models import Price, PriceRate
+from pricing.quote import UnknownProduct, price_event, quote_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apikeys.services import key_create, key_revoke, service_token_create
 from billing.ledger import ledger_sum
-from usage.models import Price
+from pricing.models import Price
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +126,7 @@ def test_a_quote_needs_a_live_customer_key(client, workspace, owner):
 
 
 def test_custom_models_are_quoted_only_when_registered_within_the_plan(client, workspace, owner, secret):
-    from usage.custom_models import custom_model_register
+    from pricing.custom_models import custom_model_register
 
     body = {"product": "custom.invoices-v2", "quantity": {"pages": 2}}
     assert post_quote(client, body, secret).status_code == 404  # starter: pre-configured only

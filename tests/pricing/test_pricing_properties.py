@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from usage.events import INSTANCES, parse_event
-from usage.pricing import Quote, QuoteRow, price_event
+from pricing.events import INSTANCES, parse_event
+from pricing.quote import Quote, QuoteRow, price_event
 
 pytestmark = pytest.mark.django_db
 

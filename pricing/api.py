@@ -1,7 +1,7 @@
 """JSON routes of the price catalog: the public price list and the customer's quote.
 
-Views only read input, check the credential and call one function (usage.catalog,
-usage.pricing); the quote is price_event(), the same function the usage call charges with.
+Views only read input, check the credential and call one function (pricing.catalog,
+pricing.quote); the quote is price_event(), the same function the usage call charges with.
 """
 
 from django.http import JsonResponse
@@ -9,9 +9,9 @@ from django.views.decorators.cache import never_cache
 
 from apikeys.auth import api_key_required
 from config.api import json_api, read_json_object, require_method
-from usage.catalog import catalog_current, now, prices_payload
-from usage.events import parse_event
-from usage.pricing import price_event, quote_payload
+from pricing.catalog import catalog_current, now, prices_payload
+from pricing.events import parse_event
+from pricing.quote import price_event, quote_payload
 
 
 @json_api

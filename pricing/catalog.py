@@ -21,11 +21,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from usage.models import CustomModel, Price, PriceRate, PriceScheme
+from pricing.models import CustomModel, Price, PriceRate, PriceScheme
 
 log = logging.getLogger(__name__)
 
-VERSION_KEY = "usage:price-catalog:version"
+VERSION_KEY = "pricing:catalog:version"
 FALLBACK_PATTERN = "*"
 
 
@@ -93,7 +93,7 @@ class Catalog:
         for version in sorted(self.versions, key=lambda v: v.effective_from):
             self._series.setdefault((version.product, version.unit), []).append(version)
         self._moments = sorted({version.effective_from for version in self.versions})
-        # Quotes already worked out with this catalog (usage.pricing): a new catalog, made
+        # Quotes already worked out with this catalog (pricing.quote): a new catalog, made
         # whenever a price changes, starts with none.
         self.quotes = {}
 
@@ -112,7 +112,7 @@ class Catalog:
     def match(self, product, at):
         """(pattern, {unit: PriceVersion}) of the most specific pattern in force, else None.
 
-        The fallback `*` is left out: usage.pricing applies it only to gpu_seconds.
+        The fallback `*` is left out: pricing.quote applies it only to gpu_seconds.
         """
         best = None
         for pattern, unit in self._series:
@@ -255,7 +255,7 @@ def now():
 
 def price_payload(version):
     """One entry of GET /api/v1/prices (docs/api.md): tiers, rates or a plain price, as strings."""
-    from usage.events import decimal_text
+    from pricing.events import decimal_text
 
     entry = {
         "product": version.product,

@@ -12,9 +12,9 @@ from functools import cached_property
 
 from billing.money import MICRO, format_credits, format_usd
 from config.api import ApiError, InvalidRequest
-from usage import catalog as price_catalog
-from usage.events import decimal_text
-from usage.models import UNIT_QUANTITY
+from pricing import catalog as price_catalog
+from pricing.events import decimal_text
+from pricing.models import UNIT_QUANTITY
 
 QUANTITY_UNIT = {quantity: unit for unit, quantity in UNIT_QUANTITY.items()}
 # Enough digits that quantity × price is exact for every quantity parse_event accepts.
@@ -63,7 +63,7 @@ class Quote:
 
 
 def price_event(event, *, workspace=None, at=None):
-    """Price a parsed usage event (usage.events.Event) with the catalog in force at `at`.
+    """Price a parsed usage event (pricing.events.Event) with the catalog in force at `at`.
 
     `at` defaults to the event's occurred_at (never later than now: a future timestamp must
     not reach a scheduled price), else now. With a workspace, `custom.<model>` must be one of

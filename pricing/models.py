@@ -2,7 +2,7 @@
 
 A price is never edited once it is in force: staff schedule a new version with a later
 `effective_from`, and every charge keeps the id of the version it used, so a price change
-never rewrites history (usage.pricing reads the version in force at the event's time).
+never rewrites history (pricing.quote reads the version in force at the event's time).
 """
 
 from django.conf import settings
@@ -97,6 +97,7 @@ class Price(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "usage_price"  # the table kept its name when the catalog left usage
         ordering = ["sort_order", "product", "unit", "effective_from"]
         constraints = [
             models.UniqueConstraint(
@@ -141,6 +142,7 @@ class PriceRate(models.Model):
     sort_order = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        db_table = "usage_pricerate"
         ordering = ["sort_order", "key"]
         constraints = [
             models.UniqueConstraint(fields=["price", "key"], name="one_rate_per_key"),
@@ -167,6 +169,7 @@ class CustomModel(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "usage_custommodel"
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "name"], name="one_custom_model_per_name"),

@@ -3,7 +3,7 @@
 parse_event() is the only way an event gets in (the gateway's usage call, the quote route,
 the pricing page's estimator), so every rule of the body lives here: unknown fields, whole
 units, limits, NaN. Quantities become exact Decimals (read_json_object already hands floats
-over as strings), never floats. What a quantity costs is usage.pricing's business.
+over as strings), never floats. What a quantity costs is pricing.quote's business.
 """
 
 import functools

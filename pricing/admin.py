@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
-from usage.models import CustomModel, Price, PriceRate
+from pricing.models import CustomModel, Price, PriceRate
 
 PRICING_FIELDS = (
     "product", "unit", "meter", "scheme", "price", "price_lo", "price_auto", "price_hi",

@@ -3,9 +3,9 @@
 import pytest
 
 from billing.models import Plan
-from usage.events import parse_event
-from usage.models import CustomModel
-from usage.pricing import UnknownProduct, price_event
+from pricing.events import parse_event
+from pricing.models import CustomModel
+from pricing.quote import UnknownProduct, price_event
 
 pytestmark = pytest.mark.django_db
 PAGE = "/settings/billing/custom-models/"

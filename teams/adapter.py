@@ -1,8 +1,12 @@
+"""django-allauth's hooks into teams: a new user gets a workspace, an invitation proves an address."""
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.db import transaction
 
 from teams.selectors import INVITATION_SESSION_KEY
-from teams.services import invitation_by_token, invitation_problem, workspace_create
+from teams.services import (
+    default_workspace_name, invitation_by_token, invitation_problem, workspace_create,
+)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -28,7 +32,3 @@ class AccountAdapter(DefaultAccountAdapter):
                 return True
         return super().is_email_verified(request, email)
 
-
-def default_workspace_name(email):
-    local = email.split("@", 1)[0].replace(".", " ").replace("_", " ").strip() or "My"
-    return f"{local.title()}'s workspace"

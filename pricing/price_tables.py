@@ -10,9 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from billing.models import Plan
 from billing.money import USD_PER_CREDIT, format_credits, micro_to_credits
 from config.api import ApiError
-from usage.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
-from usage.events import INSTANCES, UNITS, decimal_text, parse_event
-from usage.pricing import price_event, row_payload
+from pricing.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
+from pricing.events import INSTANCES, UNITS, decimal_text, parse_event
+from pricing.quote import price_event, row_payload
 
 TEN_MINUTES = 600
 
