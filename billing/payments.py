@@ -154,6 +154,13 @@ class _ResponderClient(stripe.HTTPClient):
 
 
 _responder = None  # set by transport_use (tests)
+_sandbox = None  # billing.sandbox.respond, installed by BillingConfig.ready()
+
+
+def sandbox_install(respond):
+    """The responder that stands in for Stripe when no STRIPE_SECRET_KEY is set (DEBUG only)."""
+    global _sandbox
+    _sandbox = respond
 
 
 @contextmanager
@@ -170,9 +177,7 @@ def transport_use(respond):
 def _client():
     respond = _responder
     if respond is None and settings.PAYMENTS_SANDBOX:
-        from billing import sandbox
-
-        respond = sandbox.respond
+        respond = _sandbox
     api_key = settings.STRIPE_SECRET_KEY or "sk_test_sandbox"  # a stand-in answers without a key
     options = {}
     if settings.STRIPE_API_BASE:
