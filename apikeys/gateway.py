@@ -7,6 +7,7 @@ checks are evaluated first (reads only) and the rate-limit script is told whethe
 a slot, so one Redis round trip decides both "429 or not" and "count it or not".
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -19,8 +20,10 @@ from apikeys.selectors import KeyRecord, key_cycle_spend_micro
 from apikeys.services import key_touch
 from billing.selectors import SpendState, spend_state
 from config.api import ApiError
+from config.health import AUTHORIZE_FAIL_OPEN, degraded_count
 
 MAX_ATTEMPTS = 3
+logger = logging.getLogger("meterdesk.apikeys")
 
 
 @dataclass(frozen=True)
@@ -35,21 +38,30 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
+def reset_epoch(decision):
+    """Unix time in whole seconds (rounded up) at which a slot frees; None without a limit."""
+    if decision.limit is None:
+        return None
+    return -(-decision.reset_ms // 1000)
+
+
 def ratelimit_headers(decision):
+    """The X-RateLimit-* headers of every 200 and 429 (GitHub's convention: the reset in
+    epoch seconds); a plan with no limit sends none of them."""
     if decision.limit is None:
         return {}
     return {
         "X-RateLimit-Limit": str(decision.limit),
         "X-RateLimit-Remaining": str(max(0, decision.remaining or 0)),
-        "X-RateLimit-Reset": str(-(-decision.reset_ms // 1000)),  # epoch seconds, rounded up
+        "X-RateLimit-Reset": str(reset_epoch(decision)),
     }
 
 
 def reset_iso(decision):
-    """The reset moment as UTC ISO 8601 to the (truncated) second, e.g. 2026-11-23T09:00:00Z."""
+    """The same moment as X-RateLimit-Reset, as UTC ISO 8601, e.g. 2026-11-23T09:00:00Z."""
     if decision.limit is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(decision.reset_ms // 1000))
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_epoch(decision)))
 
 
 def _pending_refusal(record, state, key_spent_micro):
@@ -84,6 +96,15 @@ def _spend_now(record, now):
     return state, spent, versions
 
 
+def _fail_open_record(record):
+    """One log line and one /healthz count per request admitted without its rate limit."""
+    count = degraded_count(AUTHORIZE_FAIL_OPEN)
+    logger.warning(
+        "authorize: Redis is unreachable, so the rate limit failed open for workspace %s "
+        "(key %s); %d such decisions in this process", record.workspace_slug, record.public_id, count,
+    )
+
+
 def authorize(*, service_token, api_key, token_marker=None):
     """Decide one request; returns an Authorization or raises the contract's ApiError."""
     now = timezone.now()
@@ -112,6 +133,8 @@ def authorize(*, service_token, api_key, token_marker=None):
         break
     else:  # unreachable: after a clear, answers come from the database and need no check
         raise RuntimeError("authorize could not settle on a revocation marker")
+    if decision.failed_open:
+        _fail_open_record(record)
     if not decision.allowed:
         headers = ratelimit_headers(decision)
         headers["Retry-After"] = str(decision.retry_after)

@@ -9,9 +9,9 @@ The same script reads the shared revocation marker (see apikeys.keycache), so ch
 "is my cached key still good?" costs no extra round trip.
 
 Without REDIS_URL the log is kept in this process (the embedded single-process set-up).
-If Redis is unreachable, the limiter fails open: the request is allowed, the error is
-logged, and callers stop trusting their caches for that request. Credits never depend
-on Redis.
+If Redis is unreachable, the limiter fails open: the request is allowed (the Decision says
+failed_open; authorize logs and counts each one), and callers stop trusting their caches
+for that request. Credits never depend on Redis.
 """
 
 import itertools
@@ -82,6 +82,7 @@ class Decision:
     now_ms: int
     marker: str | None  # the shared revocation marker; None when it could not be read
     stale: bool = False  # the caller's expected marker is out of date; nothing was counted
+    failed_open: bool = False  # Redis was unreachable: admitted without counting a limit
 
     @property
     def retry_after(self):
@@ -211,7 +212,7 @@ def ratelimit_hit(
             return _redis_hit(workspace_id, limit, commit, marker, spend_version, window_ms)
         except RedisUnavailable:
             now = int(time.time() * 1000)
-            return Decision(True, limit, limit, now + window_ms, now, None)
+            return Decision(True, limit, limit, now + window_ms, now, None, failed_open=limit is not None)
     return _local_hit(workspace_id, limit, commit, window_ms)
 
 

@@ -34,18 +34,18 @@ def _checksum(text):
     return _base62(zlib.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
 
 
-def secret_generate(prefix):
+def secret_generate(prefix: str) -> str:
     body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
     return f"{prefix}{body}{_checksum(prefix + body)}"
 
 
-def secret_has_length(secret, prefix):
+def secret_has_length(secret: object, prefix: str) -> bool:
     """The one check cheap enough to make before hashing: a secret of ours has this length
     (so a megabyte of garbage is refused before it is hashed)."""
     return isinstance(secret, str) and len(secret) == len(prefix) + RANDOM_LENGTH + CHECKSUM_LENGTH
 
 
-def secret_is_well_formed(secret, prefix):
+def secret_is_well_formed(secret: object, prefix: str) -> bool:
     """True when `secret` has our prefix, length, alphabet and a matching checksum."""
     if not isinstance(secret, str) or not secret.startswith(prefix):
         return False
@@ -55,9 +55,9 @@ def secret_is_well_formed(secret, prefix):
     return body[RANDOM_LENGTH:] == _checksum(prefix + body[:RANDOM_LENGTH])
 
 
-def secret_hash(secret):
+def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def secret_visible_prefix(secret, prefix):
+def secret_visible_prefix(secret: str, prefix: str) -> str:
     return secret[: len(prefix) + VISIBLE_LENGTH]

@@ -5,9 +5,11 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Subquery
 
+from accounts.models import User
 from apikeys.models import APIKey, KeySpend
 from billing.cycles import cycle_start
 from billing.money import MICRO
+from teams.models import Membership, Workspace
 
 
 @dataclass
@@ -32,7 +34,7 @@ class KeyRecord:
         return None
 
 
-def key_record_by_hash(digest):
+def key_record_by_hash(digest: str) -> KeyRecord | None:
     row = (
         APIKey.objects.filter(key_hash=digest)
         .values_list(
@@ -50,7 +52,7 @@ def key_record_by_hash(digest):
     )
 
 
-def key_cycle_spend_micro(key_pk, workspace_id, at=None):
+def key_cycle_spend_micro(key_pk: int, workspace_id: int, at: datetime | None = None) -> int:
     """Micro-credits a key has spent in its workspace's current billing cycle."""
     spent = (
         KeySpend.objects.filter(key_id=key_pk, cycle_start=cycle_start(workspace_id, at))
@@ -60,7 +62,7 @@ def key_cycle_spend_micro(key_pk, workspace_id, at=None):
     return spent or 0
 
 
-def keys_for_page(workspace):
+def keys_for_page(workspace: Workspace) -> list[APIKey]:
     """The workspace's keys, newest first, each with `cycle_spend_micro` for this cycle."""
     start = cycle_start(workspace.pk)
     spent = KeySpend.objects.filter(key=OuterRef("pk"), cycle_start=start).values("spent_micro")
@@ -71,14 +73,14 @@ def keys_for_page(workspace):
     )
 
 
-def key_may_revoke(membership, key):
+def key_may_revoke(membership: Membership | None, key: APIKey) -> bool:
     """docs/design.md: anyone revokes their own key; owners and admins revoke anyone's."""
     return membership is not None and (
         membership.is_manager or key.created_by_id == membership.user_id
     )
 
 
-def member_key_consequences(workspace, user):
+def member_key_consequences(workspace: Workspace, user: User) -> list[str]:
     """Sentences for the Team page's removal confirmation: the keys that will be revoked."""
     keys = APIKey.objects.active().filter(workspace=workspace, created_by=user).order_by("name")
     return [f"API key “{key.name}” ({key.prefix}…) will be revoked" for key in keys]

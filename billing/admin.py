@@ -7,17 +7,19 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from billing.forms import AdjustmentForm, BillingAccountAdminForm
+from billing.forms import AdjustmentForm, BillingAccountAdminForm, PlanAdminForm
 from billing.payment_admin import CreditNoteInline, refund_invoices
 from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, EntryKind, Invoice, InvoiceLine, LedgerEntry, Plan
 from billing.money import credits_to_micro, format_credits
-from billing.services import BillingError, plan_change
+from billing.services import plan_change
 from config.admin import ReadOnlyAdmin
+from config.flash import refusal_flashed
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanAdminForm
     list_display = ["code", "name", "price_cents", "included_credits", "requests_per_minute",
                     "overage_allowed", "default_overage_limit", "is_public", "sort_order"]
     list_editable = ["is_public", "sort_order"]
@@ -62,14 +64,11 @@ class BillingAccountAdmin(admin.ModelAdmin):
             obj.plan = BillingAccount.objects.get(pk=obj.pk).plan
         obj.save()
         if change and "plan" in form.changed_data:
-            try:
+            with refusal_flashed(request):
                 result = plan_change(workspace=obj.workspace, plan=new_plan, actor=request.user, by_staff=True)
-            except BillingError as error:
-                messages.error(request, str(error))
-                return
-            when = "now" if result.kind == "upgraded" else f"on {result.effective_at:%d %b %Y}"
-            messages.success(request, f"{obj.workspace} moves to {new_plan.name} {when}.")
-            obj.refresh_from_db()
+                when = "now" if result.kind == "upgraded" else f"on {result.effective_at:%d %b %Y}"
+                messages.success(request, f"{obj.workspace} moves to {new_plan.name} {when}.")
+                obj.refresh_from_db()
 
 
 @admin.register(BillingCycle)

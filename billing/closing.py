@@ -16,6 +16,7 @@ on-time close would. Any failing query raises and rolls the whole close back.
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
@@ -46,7 +47,7 @@ class CloseResult:
     lines: list = field(default_factory=list)
 
 
-def volume_tiers_parse(raw):
+def volume_tiers_parse(raw: object) -> list[tuple[int, Decimal]]:
     """[{"above": credits, "discount_percent": "10"}, …] → sorted [(above_micro, Decimal)].
 
     Raises ValueError with a sentence for staff when the terms are malformed.
@@ -72,7 +73,9 @@ def _percent(value):
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def volume_discounts(tiers, usage_micro, billed_micro):
+def volume_discounts(
+    tiers: list[tuple[int, Decimal]], usage_micro: int, billed_micro: int,
+) -> list[LineSpec]:
     """Discount lines for the billed overage, which is the last `billed_micro` of the cycle's
     usage: each part of it above a tier's threshold gets that tier's discount (the highest
     tier reached wins for each credit)."""
@@ -104,7 +107,9 @@ def _fee_cents(account, cycle):
     return 0 if cycle.plan.price_is_custom else cycle.plan.price_cents
 
 
-def cycle_close_locked(*, account, cycle, boundary, now):
+def cycle_close_locked(
+    *, account: BillingAccount, cycle: BillingCycle, boundary: datetime, now: datetime,
+) -> CloseResult:
     """Close `cycle` at `boundary` (its end, or earlier for an upgrade). The caller holds the
     account's and the cycle's locks inside a transaction. Does not open the next cycle."""
     workspace_id = account.workspace_id
@@ -157,7 +162,7 @@ def cycle_close_locked(*, account, cycle, boundary, now):
     return CloseResult(cycle, True, expire, settle, invoice, None, lines)
 
 
-def cycle_close(*, cycle_id, at=None):
+def cycle_close(*, cycle_id: int, at: datetime | None = None) -> CloseResult:
     """Close one cycle that has ended, then open the next one. Safe to run twice."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -194,7 +199,7 @@ def _due(at, workspace_id=None, skip=()):
     return list(rows.order_by("end", "pk").values_list("pk", flat=True)[:500])
 
 
-def close_due_cycles(*, at=None, workspace_id=None):
+def close_due_cycles(*, at: datetime | None = None, workspace_id: int | None = None) -> list[CloseResult]:
     """Close every cycle that has ended by `at` (a workspace many cycles behind catches up
     one cycle at a time). Each cycle closes in its own transaction; failures are logged,
     the rest still close, and CycleCloseFailed is raised at the end so the job retries."""
@@ -220,5 +225,5 @@ def close_due_cycles(*, at=None, workspace_id=None):
     return results
 
 
-def due_cycles_close_for(workspace_id, at=None):
+def due_cycles_close_for(workspace_id: int, at: datetime | None = None) -> list[CloseResult]:
     return close_due_cycles(at=at, workspace_id=workspace_id)

@@ -28,7 +28,7 @@ def _previous_month(year, month):
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
-def cycle_bounds(anchor_day, at):
+def cycle_bounds(anchor_day: int, at: datetime) -> tuple[datetime, datetime]:
     """The [start, end) of the cycle that contains `at`."""
     at = at.astimezone(dt_timezone.utc)
     start = _anchor_in(at.year, at.month, anchor_day)
@@ -37,7 +37,7 @@ def cycle_bounds(anchor_day, at):
     return start, _anchor_in(*_next_month(start.year, start.month), anchor_day)
 
 
-def cycle_open(*, account, start, end):
+def cycle_open(*, account: BillingAccount, start: datetime, end: datetime) -> BillingCycle:
     """The cycle [start, end) on the account's current plan, with its included credits.
 
     Idempotent: the (workspace, start) constraint and the grant's reference make a second
@@ -58,7 +58,7 @@ def cycle_open(*, account, start, end):
     return cycle
 
 
-def cycle_start(workspace_id, at=None):
+def cycle_start(workspace_id: int, at: datetime | None = None) -> datetime:
     """Start of the workspace's current billing cycle (the open cycle row, else the anchor)."""
     at = at or timezone.now()
     start = (
@@ -81,7 +81,7 @@ _cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
 CYCLE_START_TTL_SECONDS = 60
 
 
-def cycle_start_cached(workspace_id, at=None):
+def cycle_start_cached(workspace_id: int, at: datetime | None = None) -> datetime:
     """cycle_start for "now", remembered a minute per process (the usage call's hot path).
 
     A cycle that closes early (an upgrade) is seen within a minute; charges at another
@@ -100,5 +100,5 @@ def cycle_start_cached(workspace_id, at=None):
     return start
 
 
-def cycle_start_cache_clear():
+def cycle_start_cache_clear() -> None:
     _cycle_starts.clear()

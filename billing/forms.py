@@ -22,10 +22,36 @@ class OverageLimitForm(forms.Form):
     )
 
 
+NO_LIMIT = (
+    "{plan} lets usage go past the credits, so it needs an overage limit (credits per cycle): "
+    "every plan that may overspend has one, and reaching it refuses requests with 402."
+)
+
+
+class PlanAdminForm(forms.ModelForm):
+    class Meta:
+        model = Plan
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("overage_allowed") and data.get("default_overage_limit") is None:
+            self.add_error("default_overage_limit", NO_LIMIT.format(plan=data.get("name") or "This plan"))
+        return data
+
+
 class BillingAccountAdminForm(forms.ModelForm):
     class Meta:
         model = BillingAccount
         fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        plan = data.get("plan")
+        if (plan is not None and plan.overage_allowed and data.get("overage_limit") is None
+                and plan.default_overage_limit is None):
+            self.add_error("overage_limit", NO_LIMIT.format(plan=plan.name))
+        return data
 
     def clean_volume_tiers(self):
         raw = self.cleaned_data.get("volume_tiers") or []

@@ -2,13 +2,15 @@
 issue), gap-free numbers, and the PDF."""
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.models import Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
+from billing.models import BillingCycle, Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
+from teams.models import Workspace
 
 NUMBER_PREFIX = "MD"
 
@@ -22,7 +24,7 @@ class LineSpec:
     unit_amount_usd: Decimal = Decimal(0)
 
 
-def invoice_number_next(issued_on):
+def invoice_number_next(issued_on: date) -> str:
     """The next number, e.g. MD-2026-000123: one counter for the whole system.
 
     The UPDATE takes the counter row's lock until the caller's transaction ends, so two
@@ -39,9 +41,11 @@ def invoice_number_next(issued_on):
 
 
 def invoice_create(
-    *, workspace, lines, status=InvoiceStatus.OPEN, issued_on=None, period_start=None,
-    period_end=None, cycle=None, reference=None, memo="",
-):
+    *, workspace: Workspace, lines: list[LineSpec], status: str = InvoiceStatus.OPEN,
+    issued_on: date | None = None, period_start: datetime | None = None,
+    period_end: datetime | None = None, cycle: BillingCycle | None = None,
+    reference: str | None = None, memo: str = "",
+) -> tuple[Invoice, bool]:
     """Write an invoice with its lines and totals, once per `cycle` or `reference`.
 
     `lines` are LineSpecs; negative amounts are discounts. Returns (invoice, created); when
@@ -97,7 +101,7 @@ def _existing(cycle, reference):
     return None
 
 
-def cents_display(cents):
+def cents_display(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
     return f"{sign}USD {cents // 100:,}.{cents % 100:02d}"

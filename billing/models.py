@@ -49,6 +49,9 @@ class Plan(models.Model):
 
 # Pay-as-you-go overage allowed per cycle until the owner sets a limit: USD 100.
 PAYG_DEFAULT_OVERAGE_LIMIT = 10_000
+# Enterprise's default overage limit (its plan row's default_overage_limit, set by migration
+# 0007), until staff agree another in the workspace's terms: USD 10,000.
+ENTERPRISE_DEFAULT_OVERAGE_LIMIT = 1_000_000
 
 
 class BillingMode(models.TextChoices):
@@ -118,10 +121,12 @@ class BillingAccount(models.Model):
 
     @property
     def effective_overage_limit(self):
-        """Credits the balance may go below zero this cycle; None: no limit (staff terms).
+        """Credits the balance may go below zero this cycle; None only where the account may
+        not overspend at all (prepaid on a plan without overage).
 
-        Every plan or mode that allows overage has a limit (docs/design.md): pay-as-you-go on a
-        plan without a default gets PAYG_DEFAULT_OVERAGE_LIMIT until the owner sets one.
+        Every plan or mode that allows overage has a limit (docs/design.md): the account's own,
+        else the plan's default (the admin refuses an overage plan without one), else
+        PAYG_DEFAULT_OVERAGE_LIMIT for pay-as-you-go until the owner sets one.
         """
         if not self.may_overspend:
             return None
@@ -130,7 +135,7 @@ class BillingAccount(models.Model):
         if self.plan.default_overage_limit is not None:
             return self.plan.default_overage_limit
         if self.plan.overage_allowed:
-            return None  # enterprise without a staff-set limit
+            return ENTERPRISE_DEFAULT_OVERAGE_LIMIT  # a plan row older than migration 0007
         return PAYG_DEFAULT_OVERAGE_LIMIT
 
 

@@ -19,6 +19,7 @@ from billing.models import (
 )
 from billing.money import MICRO
 from billing.selectors import workspace_has_saved_card
+from config.flash import Refusal
 from teams.models import Membership, Role
 
 DEFAULT_PLAN = "starter"
@@ -26,7 +27,7 @@ DEFAULT_PLAN = "starter"
 OWNER_MAX_OVERAGE_LIMIT = 100_000
 
 
-class BillingError(Exception):
+class BillingError(Refusal):
     """A billing change that is not allowed; str(error) is a sentence for the user."""
 
 

@@ -7,7 +7,7 @@ from billing import services
 from billing.forms import BillingModeForm, OverageLimitForm, PlanChoiceForm
 from billing.page import billing_page_context
 from billing.pdf import invoice_pdf
-from billing.services import BillingError
+from config.flash import refusal_flashed
 from teams.decorators import manager_required, workspace_required
 
 
@@ -30,16 +30,6 @@ def invoice_download(request, number):
     return response
 
 
-def _run(request, action, success):
-    try:
-        result = action()
-    except BillingError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, success(result))
-    return redirect("billing")
-
-
 @manager_required
 @require_POST
 def plan_change(request):
@@ -48,23 +38,24 @@ def plan_change(request):
         messages.error(request, "Choose one of the plans listed.")
         return redirect("billing")
     plan = form.cleaned_data["plan"]
-
-    def said(result):
-        if result.kind == "upgraded":
-            return f"{request.workspace.name} is now on {plan.name}; a new cycle started with its credits."
-        return (f"{request.workspace.name} moves to {plan.name} on {result.effective_at:%d %b %Y}. "
-                "You can cancel this until then.")
-
-    return _run(request, lambda: services.plan_change(workspace=request.workspace, plan=plan, actor=request.user), said)
+    with refusal_flashed(request):
+        change = services.plan_change(workspace=request.workspace, plan=plan, actor=request.user)
+        if change.kind == "upgraded":
+            said = f"{request.workspace.name} is now on {plan.name}; a new cycle started with its credits."
+        else:
+            said = (f"{request.workspace.name} moves to {plan.name} on {change.effective_at:%d %b %Y}. "
+                    "You can cancel this until then.")
+        messages.success(request, said)
+    return redirect("billing")
 
 
 @manager_required
 @require_POST
 def downgrade_cancel(request):
-    return _run(
-        request, lambda: services.downgrade_cancel(workspace=request.workspace, actor=request.user),
-        lambda plan: f"Cancelled the move to {plan.name}; your plan stays as it is.",
-    )
+    with refusal_flashed(request):
+        plan = services.downgrade_cancel(workspace=request.workspace, actor=request.user)
+        messages.success(request, f"Cancelled the move to {plan.name}; your plan stays as it is.")
+    return redirect("billing")
 
 
 @manager_required
@@ -74,11 +65,12 @@ def billing_mode(request):
     if not form.is_valid():
         messages.error(request, "Choose prepaid or pay-as-you-go.")
         return redirect("billing")
-    mode = form.cleaned_data["billing_mode"]
-    return _run(
-        request, lambda: services.billing_mode_set(workspace=request.workspace, mode=mode, actor=request.user),
-        lambda account: f"Billing mode is now {account.get_billing_mode_display().lower()}.",
-    )
+    with refusal_flashed(request):
+        account = services.billing_mode_set(
+            workspace=request.workspace, mode=form.cleaned_data["billing_mode"], actor=request.user
+        )
+        messages.success(request, f"Billing mode is now {account.get_billing_mode_display().lower()}.")
+    return redirect("billing")
 
 
 @manager_required
@@ -89,8 +81,9 @@ def overage_limit(request):
         messages.error(request, "Enter the overage limit as a whole number of credits, 0 or more.")
         return redirect("billing")
     credits = form.cleaned_data["overage_limit"]
-    return _run(
-        request,
-        lambda: services.overage_limit_set(workspace=request.workspace, credits=credits, actor=request.user),
-        lambda account: f"Overage limit set to {credits:,} credits (USD {credits // 100:,}.{credits % 100:02d}) per cycle.",
-    )
+    with refusal_flashed(request):
+        services.overage_limit_set(workspace=request.workspace, credits=credits, actor=request.user)
+        messages.success(
+            request, f"Overage limit set to {credits:,} credits (USD {credits // 100:,}.{credits % 100:02d}) per cycle."
+        )
+    return redirect("billing")

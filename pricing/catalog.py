@@ -21,7 +21,10 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from billing.models import BillingAccount
+from pricing.events import decimal_text
 from pricing.models import CustomModel, Price, PriceRate, PriceScheme
+from teams.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class PriceVersion:
         return {"lo": self.price_lo, "auto": self.price_auto, "hi": self.price_hi}[tier]
 
 
-def pattern_matches(pattern, product):
+def pattern_matches(pattern: str, product: str) -> bool:
     if pattern == FALLBACK_PATTERN:
         return True
     if pattern.endswith(".*"):
@@ -75,7 +78,7 @@ def pattern_matches(pattern, product):
     return pattern == product
 
 
-def pattern_specificity(pattern):
+def pattern_specificity(pattern: str) -> int:
     """Higher wins: an exact product, then the longest prefix, then the fallback `*`."""
     if pattern == FALLBACK_PATTERN:
         return -1
@@ -154,7 +157,7 @@ _loaded = {"stamp": None, "catalog": None, "checked": 0.0}
 STAMP_CHECK_SECONDS = 1.0
 
 
-def catalog_load():
+def catalog_load() -> Catalog:
     """A fresh Catalog from the database (two queries)."""
     versions = []
     prices = Price.objects.prefetch_related("rates").order_by("id")
@@ -177,7 +180,7 @@ def catalog_load():
     return Catalog(versions)
 
 
-def catalog_current():
+def catalog_current() -> Catalog:
     """The catalog, from memory unless a price changed since it was loaded."""
     if _loaded["stamp"] is not None and time.monotonic() - _loaded["checked"] < STAMP_CHECK_SECONDS:
         return _loaded["catalog"]
@@ -199,12 +202,12 @@ def catalog_current():
     return catalog
 
 
-def catalog_forget_local():
+def catalog_forget_local() -> None:
     """Drop this process's copy; the next price asks the database (tests, after a flush)."""
     _loaded["stamp"] = None
 
 
-def catalog_changed():
+def catalog_changed() -> None:
     """Tell every process to reload: now (this transaction sees its own edit) and at commit."""
     _forget_everywhere()
     transaction.on_commit(_forget_everywhere)
@@ -224,17 +227,15 @@ def _price_saved(sender, **kwargs):
     catalog_changed()
 
 
-def custom_models_allowed(workspace):
+def custom_models_allowed(workspace: Workspace) -> int | None:
     """How many custom models the workspace's plan allows: an int, or None for unlimited."""
-    from billing.models import BillingAccount
-
     account = BillingAccount.objects.select_related("plan").filter(workspace=workspace).first()
     if account is None:
         return 0
     return account.plan.custom_models_allowed
 
 
-def custom_model_usable(workspace, name):
+def custom_model_usable(workspace: Workspace, name: str) -> bool:
     """Whether `custom.<name>` may be used: registered, and within the plan's allowance.
 
     Models registered beyond the allowance (say after a downgrade) stay listed but are not
@@ -249,14 +250,12 @@ def custom_model_usable(workspace, name):
     return name in set(names.values_list("name", flat=True))
 
 
-def now():
+def now() -> datetime:
     return timezone.now()
 
 
-def price_payload(version):
+def price_payload(version: PriceVersion) -> dict:
     """One entry of GET /api/v1/prices (docs/api.md): tiers, rates or a plain price, as strings."""
-    from pricing.events import decimal_text
-
     entry = {
         "product": version.product,
         "unit": version.unit,
@@ -280,7 +279,7 @@ def price_payload(version):
     return entry
 
 
-def prices_payload(catalog, *, at):
+def prices_payload(catalog: Catalog, *, at: datetime) -> dict:
     return {
         "usd_per_credit": "0.01",
         "prices": [price_payload(version) for version in catalog.public_listing(at)],

@@ -7,14 +7,16 @@ Starter allows none (pre-configured models only), pro 5, enterprise unlimited
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
 from billing.models import BillingAccount
 from pricing.catalog import custom_models_allowed
 from pricing.models import CustomModel
+from teams.models import Workspace
 
 PREFIX = "custom."
 
 
-def custom_model_register(*, workspace, name, user):
+def custom_model_register(*, workspace: Workspace, name: str, user: User | None) -> CustomModel:
     """Register `custom.<name>`; ValidationError with a sentence a user can act on."""
     name = (name or "").strip().lower()
     if name.startswith(PREFIX):
@@ -44,14 +46,14 @@ def custom_model_register(*, workspace, name, user):
     return model
 
 
-def custom_model_remove(*, workspace, model_id):
+def custom_model_remove(*, workspace: Workspace, model_id: int) -> CustomModel:
     """Remove a registered model; past usage keeps its charges (they are in the ledger)."""
     model = CustomModel.objects.get(workspace=workspace, pk=model_id)
     model.delete()
     return model
 
 
-def custom_models_state(workspace):
+def custom_models_state(workspace: Workspace) -> tuple[list[CustomModel], int | None, set[int]]:
     """(models, allowed, usable ids): for the page. allowed None means unlimited."""
     models = list(CustomModel.objects.filter(workspace=workspace).order_by("created_at", "id"))
     allowed = custom_models_allowed(workspace)

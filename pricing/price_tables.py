@@ -5,7 +5,10 @@ disagree with a charge. Amounts are formatted here, at the edge, from exact Deci
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+
+from django.http import QueryDict
 
 from billing.models import Plan
 from billing.money import USD_PER_CREDIT, format_credits, micro_to_credits
@@ -25,11 +28,11 @@ UNIT_LABELS = {
 }
 
 
-def credits_text(value):
+def credits_text(value: Decimal | int | str) -> str:
     return decimal_text(Decimal(value))
 
 
-def usd_text(credits, places=None):
+def usd_text(credits: Decimal | int | str, places: int | None = None) -> str:
     """USD of an exact credit amount: all places a price needs, or rounded for totals."""
     usd = Decimal(credits) * USD_PER_CREDIT
     if places is not None:
@@ -57,7 +60,7 @@ def _per(version):
     return f"per {UNIT_LABELS.get(version.unit, version.unit)}"
 
 
-def pricing_tables(at=None):
+def pricing_tables(at: datetime | None = None) -> dict:
     at = at or now()
     catalog = catalog_current()
     listing = catalog.public_listing(at)
@@ -113,7 +116,7 @@ def pricing_tables(at=None):
     }
 
 
-def plans_table():
+def plans_table() -> dict:
     """Public plans as columns and the seeds' descriptive rows (docs/design.md "Plans")."""
     plans = list(Plan.objects.filter(is_public=True).order_by("sort_order", "price_cents"))
 
@@ -170,7 +173,7 @@ class Estimate:
     not_billed_reason: str | None = None
 
 
-def estimate_from_query(query):
+def estimate_from_query(query: QueryDict) -> dict:
     """The estimator's answer for GET parameters: the same parse and price as the API.
 
     Nothing is stored or charged; errors come back as the API's message, for the form.

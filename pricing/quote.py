@@ -7,14 +7,16 @@ up), and the total is the sum of the rounded rows, so a receipt always adds up.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from functools import cached_property
 
 from billing.money import MICRO, format_credits, format_usd
 from config.api import ApiError, InvalidRequest
 from pricing import catalog as price_catalog
-from pricing.events import decimal_text
+from pricing.events import Event, decimal_text
 from pricing.models import UNIT_QUANTITY
+from teams.models import Workspace
 
 QUANTITY_UNIT = {quantity: unit for unit, quantity in UNIT_QUANTITY.items()}
 # Enough digits that quantity × price is exact for every quantity parse_event accepts.
@@ -62,7 +64,7 @@ class Quote:
         return sorted({row.price_id for row in self.rows} - {None})
 
 
-def price_event(event, *, workspace=None, at=None):
+def price_event(event: Event, *, workspace: Workspace | None = None, at: datetime | None = None) -> Quote:
     """Price a parsed usage event (pricing.events.Event) with the catalog in force at `at`.
 
     `at` defaults to the event's occurred_at (never later than now: a future timestamp must
@@ -126,7 +128,7 @@ def _quote(event, catalog, at, workspace):
     return Quote(rows=rows, total_micro=sum(row.cost_micro for row in rows))
 
 
-def not_billed_reason(status_code):
+def not_billed_reason(status_code: int) -> str | None:
     if status_code >= 500:
         return "server_error"
     if status_code >= 400:
@@ -134,7 +136,7 @@ def not_billed_reason(status_code):
     return None
 
 
-def cost_micro(quantity, unit_price):
+def cost_micro(quantity: Decimal | int | str, unit_price: Decimal | int | str) -> int:
     """quantity × unit_price credits, exactly, rounded once to the micro-credit half up."""
     with localcontext() as context:
         context.prec = PRECISION
@@ -142,14 +144,14 @@ def cost_micro(quantity, unit_price):
         return int(exact.to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def segments(seconds, segment_seconds):
+def segments(seconds: Decimal, segment_seconds: int) -> Decimal:
     """Started segments: 12 minutes in 5-minute segments is 3 (a ceiling, never rounded)."""
     with localcontext() as context:
         context.prec = PRECISION
         return (Decimal(seconds) / Decimal(segment_seconds)).to_integral_value(rounding=ROUND_CEILING)
 
 
-def quote_payload(quote):
+def quote_payload(quote: Quote) -> dict:
     """The API's JSON of a quote: breakdown rows and the total, as decimal strings."""
     body = {
         "billed": quote.billed,
@@ -162,7 +164,7 @@ def quote_payload(quote):
     return body
 
 
-def row_payload(row):
+def row_payload(row: QuoteRow) -> dict:
     return {
         "product": row.product,
         "meter": row.meter,

@@ -4,31 +4,31 @@ Services call these under row locks before changing anything; the Team page call
 show only the actions the viewer may take. Each takes Membership objects.
 """
 
-from teams.models import Role
+from teams.models import Membership, Role
 
 
-def can_invite(actor, role):
+def can_invite(actor: Membership, role: str) -> bool:
     """Owners and admins invite members and admins; only owners invite owners."""
     if role == Role.OWNER:
         return actor.role == Role.OWNER
     return actor.is_manager
 
 
-def can_manage_invitations(actor):
+def can_manage_invitations(actor: Membership) -> bool:
     """Resend or cancel any invitation."""
     return actor.is_manager
 
 
-def can_change_role(actor, target):
+def can_change_role(actor: Membership, target: Membership) -> bool:
     """Owners change other people's roles; nobody changes (grants) their own."""
     return actor.role == Role.OWNER and actor.user_id != target.user_id
 
 
-def can_transfer_ownership(actor, target):
+def can_transfer_ownership(actor: Membership, target: Membership) -> bool:
     return actor.role == Role.OWNER and target.role != Role.OWNER and actor.user_id != target.user_id
 
 
-def can_remove(actor, target, owner_count):
+def can_remove(actor: Membership, target: Membership, owner_count: int) -> bool:
     """Owners and admins remove members; only owners remove admins and owners; never the last owner."""
     if actor.user_id == target.user_id:
         return False  # leaving is its own action
@@ -39,9 +39,9 @@ def can_remove(actor, target, owner_count):
     return actor.role == Role.OWNER
 
 
-def can_leave(membership, owner_count):
+def can_leave(membership: Membership, owner_count: int) -> bool:
     return not (membership.role == Role.OWNER and owner_count <= 1)
 
 
-def can_rename(actor):
+def can_rename(actor: Membership) -> bool:
     return actor.is_manager

@@ -1,3 +1,7 @@
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.models import User
 from teams.models import Membership
 
 SESSION_KEY = "current_workspace_id"
@@ -5,7 +9,7 @@ SESSION_KEY = "current_workspace_id"
 INVITATION_SESSION_KEY = "opened_invitation"
 
 
-def current_membership(request):
+def current_membership(request: HttpRequest) -> Membership | None:
     """The membership of the logged-in user in their current workspace, or None."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -20,13 +24,13 @@ def current_membership(request):
     return membership
 
 
-def user_memberships(user):
+def user_memberships(user: User) -> QuerySet[Membership]:
     return Membership.objects.select_related("workspace").filter(user=user).order_by(
         "workspace__name"
     )
 
 
-def team_overview(viewer):
+def team_overview(viewer: Membership) -> dict:
     """What the Team page shows to `viewer` (a Membership): rows with the actions they may take."""
     from teams import permissions
     from teams.models import Invitation, Role

@@ -18,6 +18,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.models import User
+from config.flash import Refusal
 from teams import permissions
 from teams.models import Invitation, Membership, Role, Workspace
 from teams.signals import member_removal_consequences, member_removed, workspace_created
@@ -26,7 +28,7 @@ INVITATION_LIFETIME = timedelta(days=7)
 WORKSPACE_NAME_MAX = 80
 
 
-class TeamError(Exception):
+class TeamError(Refusal):
     """A team change that is not allowed; str(error) is a sentence for the user."""
 
 
@@ -38,7 +40,7 @@ def _unique_slug(name):
             return slug
 
 
-def token_hash(token):
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -49,7 +51,7 @@ def default_workspace_name(email: str) -> str:
 
 
 @transaction.atomic
-def workspace_create(*, owner, name, slug=None):
+def workspace_create(*, owner: User, name: str, slug: str | None = None) -> Workspace:
     """Make a workspace with `owner` as its first owner; other apps set up their side."""
     workspace = Workspace.objects.create(name=name.strip(), slug=slug or _unique_slug(name))
     Membership.objects.create(user=owner, workspace=workspace, role=Role.OWNER)
@@ -92,7 +94,8 @@ def _invitation_send(invitation, token, base_url):
     link = base_url.rstrip("/") + f"/invites/{token}/"
     context = {"invitation": invitation, "link": link, "workspace": invitation.workspace,
                "inviter": invitation.invited_by, "expires_at": invitation.expires_at}
-    subject = render_to_string("teams/email/invitation_subject.txt", context).strip()
+    # A subject is a header: plain text (the template turns autoescape off) on one line.
+    subject = " ".join(render_to_string("teams/email/invitation_subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("teams/email/invitation_message.txt", context),
@@ -112,7 +115,9 @@ def _new_token():
 
 
 @transaction.atomic
-def invitation_create(*, workspace, actor, email, role, base_url, send=True):
+def invitation_create(
+    *, workspace: Workspace, actor: User, email: str, role: str, base_url: str, send: bool = True,
+) -> tuple[Invitation, str]:
     """Invite `email` with `role`; mails a link to /invites/<token>/. Returns (invitation, token)."""
     email = (email or "").strip().lower()
     if role not in Role.values:
@@ -151,7 +156,9 @@ def _open_invitation_for_manager(workspace, actor, invitation_id):
 
 
 @transaction.atomic
-def invitation_resend(*, workspace, actor, invitation, base_url):
+def invitation_resend(
+    *, workspace: Workspace, actor: User, invitation: Invitation, base_url: str,
+) -> tuple[Invitation, str]:
     """A new link (the old one stops working) valid for another 7 days, mailed again."""
     invitation = _open_invitation_for_manager(workspace, actor, invitation.pk)
     token, invitation.token_hash = _new_token()
@@ -162,14 +169,14 @@ def invitation_resend(*, workspace, actor, invitation, base_url):
 
 
 @transaction.atomic
-def invitation_cancel(*, workspace, actor, invitation):
+def invitation_cancel(*, workspace: Workspace, actor: User, invitation: Invitation) -> Invitation:
     invitation = _open_invitation_for_manager(workspace, actor, invitation.pk)
     invitation.cancelled_at = timezone.now()
     invitation.save(update_fields=["cancelled_at"])
     return invitation
 
 
-def invitation_by_token(token):
+def invitation_by_token(token: str | None) -> Invitation | None:
     """The invitation a link points to, whatever its state, or None."""
     if not token:
         return None
@@ -178,7 +185,7 @@ def invitation_by_token(token):
     ).first()
 
 
-def invitation_problem(invitation, user=None):
+def invitation_problem(invitation: Invitation | None, user: User | None = None) -> str | None:
     """Why this invitation cannot be accepted (by `user`), as a sentence; None if it can."""
     if invitation is None:
         return "This invitation link is not valid. Ask for a new invitation."
@@ -196,7 +203,7 @@ def invitation_problem(invitation, user=None):
 
 
 @transaction.atomic
-def invitation_accept(*, token, user):
+def invitation_accept(*, token: str, user: User) -> tuple[Membership, bool]:
     """Join the workspace as the invited role. Works once, before expiry, for the invited e-mail."""
     found = invitation_by_token(token)
     if found is None:
@@ -219,7 +226,7 @@ def invitation_accept(*, token, user):
 
 
 @transaction.atomic
-def member_role_change(*, workspace, actor, user, role):
+def member_role_change(*, workspace: Workspace, actor: User, user: User, role: str) -> Membership:
     if role not in Role.values:
         raise TeamError("Choose a role: owner, admin or member.")
     team = _Team(workspace, [actor, user])
@@ -237,7 +244,7 @@ def member_role_change(*, workspace, actor, user, role):
 
 
 @transaction.atomic
-def ownership_transfer(*, workspace, actor, user):
+def ownership_transfer(*, workspace: Workspace, actor: User, user: User) -> Membership:
     """Make `user` an owner and step the actor down to admin."""
     team = _Team(workspace, [actor, user])
     me = _actor(team, workspace, actor)
@@ -253,7 +260,7 @@ def ownership_transfer(*, workspace, actor, user):
     return target
 
 
-def member_removal_consequences_list(*, workspace, user):
+def member_removal_consequences_list(*, workspace: Workspace, user: User) -> list[str]:
     """Sentences from other apps naming what removing `user` will do (keys revoked, …)."""
     sentences = []
     for _receiver, result in member_removal_consequences.send(
@@ -270,7 +277,7 @@ def _membership_end(workspace, membership, actor):
 
 
 @transaction.atomic
-def member_remove(*, workspace, actor, user):
+def member_remove(*, workspace: Workspace, actor: User, user: User) -> None:
     """Remove someone else: owners and admins remove members, owners remove anyone but the last owner."""
     team = _Team(workspace, [actor, user])
     me = _actor(team, workspace, actor)
@@ -287,7 +294,7 @@ def member_remove(*, workspace, actor, user):
 
 
 @transaction.atomic
-def member_leave(*, workspace, user):
+def member_leave(*, workspace: Workspace, user: User) -> None:
     team = _Team(workspace, [user])
     me = team.member(user, f"You are not a member of {workspace.name}.")
     if not permissions.can_leave(me, team.owner_count):
@@ -298,7 +305,7 @@ def member_leave(*, workspace, user):
 
 
 @transaction.atomic
-def workspace_rename(*, workspace, actor, name):
+def workspace_rename(*, workspace: Workspace, actor: User, name: str) -> Workspace:
     name = (name or "").strip()
     if not name:
         raise TeamError("Give the workspace a name.")

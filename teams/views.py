@@ -6,12 +6,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.flash import refusal_flashed
 from teams import permissions, services
 from teams.decorators import workspace_required
 from teams.forms import InviteForm, RenameForm
 from teams.models import Membership, Role
 from teams.selectors import INVITATION_SESSION_KEY, SESSION_KEY, team_overview
-from teams.services import TeamError, default_workspace_name, workspace_create
+from teams.services import default_workspace_name, workspace_create
 
 
 def _safe_next(request, fallback="/"):
@@ -69,14 +70,11 @@ def invitation_new(request):
     form = InviteForm(request.POST, viewer=request.membership)
     if not form.is_valid():
         return _team_page(request, invite_form=form, status=400)
-    try:
+    with refusal_flashed(request):
         invitation, _token = services.invitation_create(
             workspace=request.workspace, actor=request.user, email=form.cleaned_data["email"],
             role=form.cleaned_data["role"], base_url=_base_url(request),
         )
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(
             request,
             f"Invited {invitation.email} as {invitation.get_role_display().lower()}. "
@@ -89,14 +87,11 @@ def invitation_new(request):
 @require_POST
 def invitation_resend(request, pk):
     invitation = get_object_or_404(request.workspace.invitations, pk=pk)
-    try:
+    with refusal_flashed(request):
         services.invitation_resend(
             workspace=request.workspace, actor=request.user, invitation=invitation,
             base_url=_base_url(request),
         )
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"Sent a new invitation link to {invitation.email}; the old link no longer works.")
     return redirect("team")
 
@@ -120,11 +115,8 @@ def invitation_cancel(request, pk):
             lead=f"The link sent to {invitation.email} stops working at once. You can invite them again later.",
             consequences=[], button="Cancel invitation",
         )
-    try:
+    with refusal_flashed(request):
         services.invitation_cancel(workspace=request.workspace, actor=request.user, invitation=invitation)
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"Cancelled the invitation for {invitation.email}.")
     return redirect("team")
 
@@ -134,13 +126,10 @@ def invitation_cancel(request, pk):
 def member_role(request, pk):
     target = get_object_or_404(request.workspace.memberships.select_related("user"), pk=pk)
     role = request.POST.get("role", "")
-    try:
+    with refusal_flashed(request):
         services.member_role_change(
             workspace=request.workspace, actor=request.user, user=target.user, role=role
         )
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"{target.user.email} is now {Role(role).label.lower()}.")
     return redirect("team")
 
@@ -158,11 +147,8 @@ def member_transfer(request, pk):
                   "admin. You will no longer be able to change roles or remove admins."),
             consequences=[], button="Transfer ownership",
         )
-    try:
+    with refusal_flashed(request):
         services.ownership_transfer(workspace=request.workspace, actor=request.user, user=target.user)
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"{target.user.email} is now an owner; you are an admin.")
     return redirect("team")
 
@@ -185,11 +171,8 @@ def member_remove(request, pk):
             ),
             button="Remove member",
         )
-    try:
+    with refusal_flashed(request):
         services.member_remove(workspace=request.workspace, actor=request.user, user=target.user)
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"Removed {target.user.email} from {request.workspace.name}.")
     return redirect("team")
 
@@ -212,14 +195,11 @@ def team_leave(request):
             consequences=services.member_removal_consequences_list(workspace=workspace, user=request.user),
             button="Leave workspace",
         )
-    try:
+    with refusal_flashed(request) as outcome:
         services.member_leave(workspace=workspace, user=request.user)
-    except TeamError as error:
-        messages.error(request, str(error))
-        return redirect("team")
-    request.session.pop(SESSION_KEY, None)
-    messages.success(request, f"You left {workspace.name}.")
-    return redirect("dashboard")
+        request.session.pop(SESSION_KEY, None)
+        messages.success(request, f"You left {workspace.name}.")
+    return redirect("team" if outcome.refused else "dashboard")
 
 
 @workspace_required
@@ -229,11 +209,8 @@ def workspace_rename(request):
     if not form.is_valid():
         return _team_page(request, rename_form=form, status=400)
     old = request.workspace.name
-    try:
+    with refusal_flashed(request):
         services.workspace_rename(workspace=request.workspace, actor=request.user, name=form.cleaned_data["name"])
-    except TeamError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"Renamed {old} to {request.workspace.name}.")
     return redirect("team")
 
@@ -261,16 +238,13 @@ def invitation_accept(request, token):
             "invitation": invitation, "problem": services.invitation_problem(invitation, request.user),
             "next": here,
         })
-    try:
+    with refusal_flashed(request) as outcome:
         membership, created = services.invitation_accept(token=token, user=request.user)
-    except TeamError as error:
-        messages.error(request, str(error))
-        return redirect(here)
-    request.session[SESSION_KEY] = membership.workspace_id
-    if created:
-        messages.success(
-            request, f"Welcome to {membership.workspace.name}. You joined as {membership.get_role_display().lower()}."
-        )
-    else:
-        messages.info(request, f"You were already a member of {membership.workspace.name}.")
-    return redirect("team")
+        request.session[SESSION_KEY] = membership.workspace_id
+        if created:
+            messages.success(
+                request, f"Welcome to {membership.workspace.name}. You joined as {membership.get_role_display().lower()}."
+            )
+        else:
+            messages.info(request, f"You were already a member of {membership.workspace.name}.")
+    return redirect(here if outcome.refused else "team")

@@ -53,7 +53,7 @@ def test_service_urls_switch_to_postgres_redis_and_smtp(tmp_path):
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.splitlines()
     assert first.split()[:4] == [
-        "django.db.backends.postgresql", "django.core.cache.backends.redis.RedisCache", "False",
+        "django.db.backends.postgresql", "config.cache.RedisCacheWithLocalFallback", "False",
         "django.core.mail.backends.smtp.EmailBackend",
     ]
     assert second.split() == ["mail.internal", "pa@ss", "redis://cache.internal:6379/0"]

@@ -6,13 +6,14 @@ no float is ever made from money here.
 """
 
 import json
+from datetime import date
 
 import plotly.graph_objects as go
 
 from billing.money import micro_to_credits
 
 
-def credits_chart(series, days, *, height=300):
+def credits_chart(series: dict[str, list[int]], days: list[date], *, height: int = 300) -> dict:
     """A stacked bar chart of credits per day, one trace per series name."""
     figure = go.Figure()
     x = [day.isoformat() for day in days]

@@ -1,6 +1,6 @@
 """What the dashboard at / shows for a workspace: balance, cycle usage, chart, requests, alerts."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_datetime
 
 from billing.money import MICRO, credits_to_micro
 from billing.selectors import spend_state
+from teams.models import Workspace
 from usage.charts import credits_chart
 from usage.models import UsageEvent
 from usage.reports import credits_between, daily_series, recent_events
@@ -28,7 +29,7 @@ def _micro(text):
     return credits_to_micro(Decimal(text)) if text not in (None, "") else None
 
 
-def dashboard_context(workspace, *, now=None):
+def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     rollup_if_stale()
     payload = _balance(workspace)

@@ -37,15 +37,18 @@ def _ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _error(description, *codes):
+def _error(description, *codes, headers=None):
     listed = "; ".join(f"`{c}`: {ERROR_CODES[c]}" for c in codes)
-    return {
+    response = {
         "description": f"{description} Codes: {listed}",
         "content": {"application/json": {"schema": {
             "allOf": [_ref("Error")],
             "properties": {"error": {"properties": {"code": {"enum": list(codes)}}}},
         }}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def _ok(description, schema, headers=None):
@@ -60,13 +63,18 @@ def _body(schema):
 
 
 RATE_HEADERS = {
-    name: {"schema": {"type": "string"}, "description": text}
+    name: {"schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": text}
     for name, text in [
-        ("X-RateLimit-Limit", "Requests per minute of the plan (absent where unlimited)."),
+        ("X-RateLimit-Limit", "Authorizations allowed in any rolling 60 seconds by the plan. Sent, "
+                              "with the two below, on every 200 and 429 of a plan with a rate limit; "
+                              "a plan with no limit sends none of the three."),
         ("X-RateLimit-Remaining", "Authorizations left in the rolling minute."),
-        ("X-RateLimit-Reset", "When a slot frees up (ISO 8601)."),
+        ("X-RateLimit-Reset", "Unix time in whole seconds (as GitHub sends it) at which a slot "
+                              "next frees up."),
     ]
 }
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
+                               "description": "Seconds to wait before a slot frees up."}}
 
 QUANTITY = {
     "type": "object",
@@ -193,8 +201,11 @@ SCHEMAS = {
             "key_id": {"type": "string"}, "workspace": {"type": "string"}, "plan": {"type": "string"},
             "balance": DEC,
             "rate_limit": {"type": "object", "required": ["limit", "remaining", "reset"], "properties": {
-                "limit": {"type": ["integer", "null"]}, "remaining": {"type": ["integer", "null"]},
-                "reset": {"type": ["string", "null"]},
+                "limit": {"type": ["integer", "null"],
+                          "description": "null: the plan has no limit (and no X-RateLimit-* headers are sent)."},
+                "remaining": {"type": ["integer", "null"]},
+                "reset": {"type": ["string", "null"], "format": "date-time",
+                          "description": "X-RateLimit-Reset's moment in ISO 8601 UTC; null without a limit."},
             }},
         },
     },
@@ -215,6 +226,19 @@ SCHEMAS = {
     },
 }
 
+CHECK = {"type": "string", "enum": ["ok", "failing"]}
+HEALTH = {
+    "type": "object", "required": ["status", "checks", "degraded"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "error"]},
+        "checks": {"type": "object", "required": ["database", "cache", "broker"],
+                   "properties": {"database": CHECK, "cache": CHECK, "broker": CHECK}},
+        "degraded": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+                     "description": "Decisions this process took without Redis, e.g. "
+                                    "`authorize_rate_limit_fail_open`."},
+    },
+}
+
 SERVICE = [{"serviceToken": []}]
 CUSTOMER = [{"customerKey": []}]
 
@@ -222,7 +246,9 @@ PATHS = {
     "/api/v1/gateway/authorize": {"post": {
         "operationId": "gatewayAuthorize", "tags": ["Gateway"], "security": SERVICE,
         "summary": "Authorize a customer key before an inference request",
-        "description": "Checks in order: service token, key (401), rate limit (429), key spend cap (403), credits or overage limit (402).",
+        "description": "Checks in order: service token, key (401), rate limit (429), key spend cap (403), "
+                       "credits or overage limit (402). If Redis is unreachable the rate limit fails open "
+                       "(admits); each such decision is logged and counted in /healthz's `degraded`.",
         "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["api_key"],
                               "properties": {"api_key": {"type": "string", "minLength": 1}}}),
         "responses": {
@@ -231,7 +257,7 @@ PATHS = {
             "401": _error("Bad credential.", "invalid_service_token", "invalid_api_key"),
             "402": _error("No credits, or overage limit reached.", "out_of_credits", "spend_limit_reached"),
             "403": _error("The key's spend cap is reached.", "key_spend_limit_reached"),
-            "429": _error("Rate limited.", "rate_limited"),
+            "429": _error("Rate limited.", "rate_limited", headers={**RATE_HEADERS, **RETRY_AFTER}),
         },
     }},
     "/api/v1/gateway/usage": {"post": {
@@ -292,12 +318,13 @@ PATHS = {
     }},
     "/healthz": {"get": {
         "operationId": "healthz", "tags": ["Operations"], "security": [],
-        "summary": "Database and cache answer",
+        "summary": "Database, cache and broker answer",
+        "description": "503 only when the database fails. A cache or broker failure (Redis down) answers "
+                       "200 `degraded`: authorize's rate limit then fails open and sign-in limits count in "
+                       "each process's memory; `degraded` counts those decisions per process since it started.",
         "responses": {
-            "200": _ok("Healthy.", {"type": "object", "required": ["status"],
-                                   "properties": {"status": {"const": "ok"}}}),
-            "503": _ok("The failing dependency.", {"type": "object", "properties": {
-                "status": {"const": "error"}, "failing": {"type": "string"}}}),
+            "200": _ok("Healthy, or degraded without the cache or broker.", HEALTH),
+            "503": _ok("The database fails.", HEALTH),
         },
     }},
 }

@@ -1,14 +1,12 @@
 """The Usage page and its CSV export (server-rendered; the reads live in usage.reports)."""
 
-import csv
-
 from django.contrib import messages
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from billing.money import credits_to_micro, format_usd
 from config.api import InvalidRequest
+from config.csvexport import csv_response
 from teams.decorators import workspace_required
 from usage.charts import credits_chart
 from usage.reports import (
@@ -70,19 +68,16 @@ def usage_export(request):
     start, end, _ = _range_from(request)
     group_by = request.GET.get("group_by") if request.GET.get("group_by") in ("day", "key", "product") else "day"
     data = usage_query(request.workspace, start=start, end=end, group_by=group_by)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    filename = f"usage-{request.workspace.slug}-{start}-{end}-by-{group_by}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     units = sorted({unit for row in data["rows"] for unit in row["quantity"]})
-    writer = csv.writer(response)
-    writer.writerow([group_by if group_by != "key" else "key_id", "requests", *units, "credits", "usd"])
+    rows = [[group_by if group_by != "key" else "key_id", "requests", *units, "credits", "usd"]]
     for row in data["rows"]:
         value = row["day"] if group_by == "day" else row["key_id"] if group_by == "key" else row["product"]
         credits = row["credits"]
-        writer.writerow([value, row["requests"], *[row["quantity"].get(u, "0") for u in units],
-                         credits, _usd_text(credits)])
-    writer.writerow(["total", "", *["" for _ in units], data["total_credits"], _usd_text(data["total_credits"])])
-    return response
+        rows.append([value, row["requests"], *[row["quantity"].get(u, "0") for u in units],
+                     credits, _usd_text(credits)])
+    rows.append(["total", "", *["" for _ in units], data["total_credits"], _usd_text(data["total_credits"])])
+    filename = f"usage-{request.workspace.slug}-{start}-{end}-by-{group_by}.csv"
+    return csv_response(filename=filename, rows=rows)
 
 
 def _usd_text(credits_text):

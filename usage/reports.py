@@ -7,10 +7,12 @@ another's rows.
 from datetime import date, timedelta
 
 from django.db.models import Sum
+from django.http import QueryDict
 from django.utils import timezone
 
 from billing.money import format_credits
 from config.api import InvalidRequest, reject_unknown_fields
+from teams.models import Workspace
 from usage.models import DailyUsage, UsageEvent
 from usage.rollup import quantity_add, quantity_text
 
@@ -25,7 +27,9 @@ def _parse_day(value, param):
         raise InvalidRequest(f"{param} must be a date like 2026-11-01.", param=param)
 
 
-def usage_range(start, end, *, default_days=30, today=None):
+def usage_range(
+    start: str | None, end: str | None, *, default_days: int = 30, today: date | None = None,
+) -> tuple[date, date]:
     """(start, end) dates, inclusive, validated; defaults to the last `default_days` days."""
     today = today or timezone.now().date()
     end = _parse_day(end, "end") if end else today
@@ -37,7 +41,7 @@ def usage_range(start, end, *, default_days=30, today=None):
     return start, end
 
 
-def usage_query_params(query):
+def usage_query_params(query: QueryDict) -> dict:
     """Validated keyword arguments of usage_query from a QueryDict (GET /api/v1/usage)."""
     reject_unknown_fields(query, ("start", "end", "group_by"))
     group_by = query.get("group_by") or "day"
@@ -66,7 +70,7 @@ def _grouped(workspace, start, end, group_by):
     return groups, names
 
 
-def usage_query(workspace, *, start, end, group_by="day"):
+def usage_query(workspace: Workspace, *, start: date, end: date, group_by: str = "day") -> dict:
     """The body of GET /api/v1/usage: rows of one grouping and the total in credits.
 
     Every row has `day`, `key_id` and `product`; the ones not grouped by are null.
@@ -90,7 +94,7 @@ def usage_query(workspace, *, start, end, group_by="day"):
     }
 
 
-def usage_table(workspace, *, start, end, group_by):
+def usage_table(workspace: Workspace, *, start: date, end: date, group_by: str) -> list[dict]:
     """Rows for the Usage page's tables: label, requests, billed, quantity, credits."""
     groups, names = _grouped(workspace, start, end, group_by)
     rows = []
@@ -110,7 +114,9 @@ def usage_table(workspace, *, start, end, group_by):
     return rows
 
 
-def daily_series(workspace, *, start, end, split_by=None):
+def daily_series(
+    workspace: Workspace, *, start: date, end: date, split_by: str | None = None,
+) -> tuple[dict[str, list[int]], list[date]]:
     """({series name: [credits_micro per day]}, [days]) with every day present (zeros too).
 
     split_by: None (one series), "key" or "product".
@@ -130,7 +136,7 @@ def daily_series(workspace, *, start, end, split_by=None):
     return series, days
 
 
-def credits_between(workspace, start, end):
+def credits_between(workspace: Workspace, start: date, end: date) -> int:
     """Credits used per the roll-ups on days [start, end], in micro-credits."""
     total = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end).aggregate(
         s=Sum("credits_micro")
@@ -138,7 +144,7 @@ def credits_between(workspace, start, end):
     return total or 0
 
 
-def recent_events(workspace, limit=10):
+def recent_events(workspace: Workspace, limit: int = 10) -> list[UsageEvent]:
     return list(
         UsageEvent.objects.filter(workspace=workspace)
         .select_related("key")
@@ -146,7 +152,7 @@ def recent_events(workspace, limit=10):
     )
 
 
-def event_lookup(workspace, event_id):
+def event_lookup(workspace: Workspace, event_id: str | None) -> UsageEvent | None:
     """One event of this workspace by the gateway's request id, or None."""
     if not event_id:
         return None

@@ -49,7 +49,7 @@ def _day_bounds(day):
     return start, start + timedelta(days=1)
 
 
-def quantity_add(total, quantity):
+def quantity_add(total: dict[str, Decimal], quantity: dict | None) -> None:
     """Add one quantity dict of decimal strings into `total` (Decimals); qualifiers skipped."""
     for unit, value in (quantity or {}).items():
         if unit in QUALIFIERS:
@@ -57,7 +57,7 @@ def quantity_add(total, quantity):
         total[unit] = total.get(unit, Decimal(0)) + Decimal(str(value))
 
 
-def quantity_text(total):
+def quantity_text(total: dict[str, Decimal]) -> dict[str, str]:
     return {unit: decimal_text(value) for unit, value in sorted(total.items())}
 
 
@@ -90,7 +90,7 @@ def _day_rows(workspace_id, day):
     ]
 
 
-def rollup_run(*, now=None, full=False):
+def rollup_run(*, now: datetime | None = None, full: bool = False) -> int:
     """Roll up every day touched since the watermark (all days with full=True).
 
     Returns the number of (workspace, day) pairs recomputed.
@@ -113,7 +113,7 @@ def rollup_run(*, now=None, full=False):
     return len(pairs)
 
 
-def usage_purge(*, now=None):
+def usage_purge(*, now: datetime | None = None) -> tuple[int, int]:
     """Retention (docs/design.md "Request data"): returns (events deleted, metadata cleared).
 
     Metadata goes when its plan's retention ends; billing fields after 13 months, from the

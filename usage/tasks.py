@@ -14,7 +14,7 @@ STALE_AFTER = 60
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
-def rollup_usage(full=False):
+def rollup_usage(full: bool = False) -> dict:
     """Beat runs this every 10 minutes: roll up touched days, then apply retention."""
     days = rollup_run(full=full)
     deleted, cleared = usage_purge()

@@ -22,7 +22,7 @@ PLANS = [
     dict(
         code="enterprise", name="Enterprise", sort_order=3, price_cents=0, price_is_custom=True,
         included_credits=0, one_time_credits=0, requests_per_minute=None,
-        custom_models_allowed=None, overage_allowed=True, default_overage_limit=None,
+        custom_models_allowed=None, overage_allowed=True, default_overage_limit=1_000_000,
         metadata_retention_days=0,
         billing_summary="Invoiced monthly, tier-based with volume discounts",
         support="Dedicated Slack + custom SLAs + priority support",

@@ -266,6 +266,21 @@ def test_an_enterprise_workspace_without_a_limit_has_null_limit(authorize, works
         response = authorize(secret)
     assert response.status_code == 200
     assert response.json()["rate_limit"] == {"limit": None, "remaining": None, "reset": None}
+    assert not [name for name in response.headers if name.lower().startswith("x-ratelimit")]
+
+
+def test_the_body_and_the_header_name_the_same_reset_second(authorize, workspace, secret):
+    from datetime import datetime
+
+    give_credits(workspace, 100)
+    for _ in range(11):
+        response = authorize(secret)
+        reset = int(response["X-RateLimit-Reset"])
+        assert reset >= time.time()  # a slot frees at or after this second, never before
+        if response.status_code == 200:
+            body_reset = datetime.fromisoformat(response.json()["rate_limit"]["reset"]).timestamp()
+            assert body_reset == reset
+    assert response.status_code == 429
 
 
 def test_last_used_is_written_at_most_once_a_minute(authorize, workspace, key_and_secret, django_assert_max_num_queries):

@@ -171,3 +171,12 @@ def test_existing_user_logs_in_from_the_invitation_and_comes_back(client, worksp
         "login": "known@example.com", "password": PASSWORD, "next": f"/invites/{token}/",
     })
     assert response["Location"] == f"/invites/{token}/"
+
+
+def test_the_invitation_subject_is_plain_text(owner):
+    from tests.factories import WorkspaceFactory
+
+    workspace = WorkspaceFactory(owner=owner, name="A & B <Labs>")
+    invite(workspace, owner)
+    subject = mail.outbox[0].subject
+    assert subject == "[Meterdesk] owner@example.com invited you to A & B <Labs>"

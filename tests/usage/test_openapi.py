@@ -86,3 +86,13 @@ def test_the_api_keeps_to_its_document(case, credentials, settings):
         checks=[not_a_server_error, status_code_conformance, content_type_conformance,
                 response_schema_conformance],
     )
+
+
+def test_the_document_says_the_rate_limit_headers_are_epoch_seconds_on_200_and_429():
+    responses = openapi_document()["paths"]["/api/v1/gateway/authorize"]["post"]["responses"]
+    for status in ("200", "429"):
+        headers = responses[status]["headers"]
+        assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(headers)
+        assert "Unix time in whole seconds" in headers["X-RateLimit-Reset"]["description"]
+        assert "no limit sends none" in headers["X-RateLimit-Limit"]["description"]
+    assert "Retry-After" in responses["429"]["headers"]

