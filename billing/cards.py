@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import payments
-from billing.payments import PaymentRejected
 from billing.mails import card_expiry_mail
 from billing.models import BillingAccount, BillingMode, PaymentCustomer, SavedCard
+from billing.payments import PaymentRejected
+from config.flash import Refusal
 from teams.models import Membership, Role
 
 log = logging.getLogger("meterdesk.payments")
@@ -18,7 +19,7 @@ log = logging.getLogger("meterdesk.payments")
 EXPIRY_NOTICE_DAYS = 30
 
 
-class CardError(Exception):
+class CardError(Refusal):
     """A card change that is not allowed; str() is a sentence for the user."""
 
 
@@ -134,12 +135,9 @@ def card_needed_by(workspace):
 
 def card_remove(*, workspace, actor=None):
     """Remove the card on file, unless something charges it (then a CardError says what)."""
-    from billing.services import _require_manager, BillingError
+    from billing.services import _require_manager
 
-    try:
-        _require_manager(workspace, actor)
-    except BillingError as error:
-        raise CardError(str(error))
+    _require_manager(workspace, actor)
     with transaction.atomic():
         PaymentCustomer.objects.select_for_update().filter(workspace=workspace).first()
         card = workspace_card(workspace)

@@ -12,6 +12,7 @@ from billing.cards import customer_for
 from billing.fulfil import checkout_session_fulfil
 from billing.models import CreditPack, InvoiceStatus, Payment, PaymentKind, PaymentStatus
 from billing.payments import PaymentError, PaymentRejected
+from config.flash import Refusal
 from billing.services import BillingError, _require_manager
 
 CUSTOM_MIN_CREDITS = 500  # USD 5
@@ -108,7 +109,7 @@ def payment_refresh(payment):
         return None
     try:
         checkout_return(workspace=payment.workspace, session_id=payment.checkout_session_id)
-    except (PaymentError, PaymentRejected) as error:
+    except Refusal as error:
         return str(error)
     finally:
         payment.refresh_from_db()

@@ -4,9 +4,9 @@ credit notes, and the refund action on invoices (billing.refunds)."""
 from django.contrib import admin, messages
 
 from billing.models import CreditNote, CreditPack, Payment, PaymentCustomer, SavedCard, WebhookEvent
-from billing.payments import PaymentError, PaymentRejected
 from billing.refunds import invoice_refund
 from config.admin import ReadOnlyAdmin
+from config.flash import Refusal
 
 
 @admin.register(CreditPack)
@@ -75,7 +75,7 @@ def refund_invoices(modeladmin, request, queryset):
     for invoice in queryset.select_related("workspace"):
         try:
             note = invoice_refund(invoice=invoice, actor=request.user)
-        except (PaymentError, PaymentRejected) as error:
+        except Refusal as error:
             messages.error(request, f"{invoice.number}: {error}")
         else:
             messages.success(request, f"{invoice.number}: refunded USD {note.amount_cents / 100:,.2f}.")

@@ -8,13 +8,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import checkout, payments
-from billing.cards import CardError, card_remove
+from billing.cards import card_remove
 from billing.forms import BuyCreditsForm
 from billing.models import PaymentStatus
-from billing.payments import PaymentError, PaymentRejected, WebhookSignatureError
+from billing.payments import WebhookSignatureError
 from billing.selectors import balance_summary
-from billing.services import BillingError
 from billing.webhooks import webhook_receive
+from config.flash import refusal_flashed
 from teams.decorators import manager_required, workspace_required
 
 RETRY_AFTER_SECONDS = 60
@@ -25,11 +25,10 @@ def _base_url(request):
 
 
 def _to_checkout(request, start):
-    try:
+    """Send the customer to Checkout (Stripe's, or the sandbox's); a refusal stays here."""
+    with refusal_flashed(request):
         return redirect(start())
-    except (BillingError, PaymentError) as error:
-        messages.error(request, str(error))
-        return redirect("billing")
+    return redirect("billing")
 
 
 @manager_required
@@ -77,13 +76,10 @@ def card_add(request):
 @manager_required
 @require_GET
 def card_saved(request):
-    try:
+    with refusal_flashed(request):
         _session, card = checkout.checkout_return(
             workspace=request.workspace, session_id=request.GET.get("session_id", "")
         )
-    except (PaymentError, PaymentRejected) as error:
-        messages.error(request, str(error))
-    else:
         if card is None:
             messages.info(request, "The card is not saved yet; it appears here as soon as Stripe confirms it.")
         else:
@@ -94,11 +90,8 @@ def card_saved(request):
 @manager_required
 @require_POST
 def card_delete(request):
-    try:
+    with refusal_flashed(request):
         card = card_remove(workspace=request.workspace, actor=request.user)
-    except CardError as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"Removed {card}. Nothing will be charged to it any more.")
     return redirect("billing")
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import stripe
 from django.conf import settings
 
+from config.flash import Refusal
+
 log = logging.getLogger("meterdesk.payments")
 
 API_VERSION = "2026-10-28.endive"  # the version stripe==16.1.0 is generated for
@@ -33,7 +35,7 @@ NETWORK_RETRIES = 2
 # --- errors --------------------------------------------------------------------------------
 
 
-class PaymentError(Exception):
+class PaymentError(Refusal):
     """A payment that did not happen. str(error) is a sentence for the user.
 
     `code` is Stripe's (card_declined, authentication_required, …) or ours; `transient` says a
@@ -46,7 +48,7 @@ class PaymentError(Exception):
         self.transient = transient
 
 
-class PaymentRejected(Exception):
+class PaymentRejected(Refusal):
     """A payment notice that can never be fulfilled as it stands (unknown workspace, amount or
     currency mismatch); str() is the reason. The webhook keeps such an event `ignored`."""
 
