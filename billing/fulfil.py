@@ -23,9 +23,10 @@ from billing.invoices import LineSpec, invoice_create
 from billing.ledger import ledger_post
 from billing.mails import invoice_mail_on_commit
 from billing.models import (
-    EntryKind, Invoice, InvoiceStatus, Payment, PaymentKind, PaymentStatus,
+    EntryKind, Invoice, InvoiceStatus, Payment, PaymentKind, PaymentStatus, RechargeAttempt, RechargeStatus,
 )
 from billing.money import MICRO, USD_PER_CREDIT
+from billing.recharge_state import recharge_attempt_id, recharge_intent_failed
 from billing.subscriptions import checkout_subscription_fulfil
 from teams.models import Workspace
 
@@ -237,18 +238,39 @@ def checkout_session_failed(session):
 
 
 def payment_intent_succeeded(intent):
-    """An off-session invoice payment (metadata.kind `invoice`, pay-as-you-go). A Checkout's
-    own intent is fulfilled by its session (never twice); an auto-recharge's by
-    billing.recharge.recharge_fulfil (billing.webhooks sends it there)."""
+    """Only intents Meterdesk created off-session (metadata.kind auto_recharge or invoice) are
+    fulfilled here; a Checkout's own intent is fulfilled by its session (never twice)."""
     metadata = intent.get("metadata") or {}
-    if metadata.get("kind") != "invoice":
+    kind = metadata.get("kind")
+    if kind not in ("auto_recharge", "invoice"):
         return None
     workspace = workspace_by_slug(metadata.get("workspace"))
+    if kind == "auto_recharge":
+        return auto_recharge_fulfil(workspace=workspace, intent=intent)
     invoice = _invoice_by_number(workspace, metadata.get("invoice"))
     return invoice_payment_fulfil(
         invoice=invoice, payment_intent_id=intent["id"],
         amount_cents=intent.get("amount_received") or intent.get("amount"), currency=intent.get("currency"),
     )
+
+
+def auto_recharge_fulfil(*, workspace, intent):
+    """An auto-recharge's PaymentIntent (the recharge job, or payment_intent.succeeded): its
+    credits under `pi:<id>` with a paid invoice, and its attempt marked paid; any number of
+    calls, one effect. Returns the invoice."""
+    raw = (intent.get("metadata") or {}).get("credits") or ""
+    if not raw.isdigit():
+        raise PaymentRejected(f"Auto-recharge {intent['id']} names no number of credits: nothing was credited.")
+    credits = int(raw)
+    credited = credits_purchase_fulfil(
+        workspace=workspace, payment_intent_id=intent["id"], credits=credits,
+        amount_cents=intent.get("amount_received") or intent.get("amount"), currency=intent.get("currency"),
+        kind=EntryKind.AUTO_RECHARGE, description=f"Auto-recharge: {credits:,} credits",
+    )
+    RechargeAttempt.objects.filter(workspace=workspace, pk=recharge_attempt_id(intent)).exclude(
+        status=RechargeStatus.SUCCEEDED
+    ).update(status=RechargeStatus.SUCCEEDED, payment_intent_id=intent["id"], error="", finished_at=timezone.now())
+    return credited.invoice
 
 
 def payment_intent_failed(intent):
@@ -263,4 +285,6 @@ def payment_intent_failed(intent):
     rows.exclude(status=PaymentStatus.PAID).update(
         status=PaymentStatus.DECLINED, failure_reason=reason[:300], updated_at=timezone.now()
     )
+    if metadata.get("kind") == "auto_recharge":
+        recharge_intent_failed(workspace=workspace_by_slug(metadata.get("workspace")), intent=intent, reason=reason)
     return reason

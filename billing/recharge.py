@@ -13,39 +13,20 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from billing.fulfil import PaymentRejected, auto_recharge_fulfil
 from billing.ledger import workspace_balance
-from billing.models import AutoRecharge, BillingAccount, EntryKind, RechargeAttempt, RechargeStatus
+from billing.models import AutoRecharge, BillingAccount, RechargeAttempt, RechargeStatus
 from billing.models_plans import RECHARGE_MAX_CREDITS, RECHARGE_MAX_MONTHLY_CAP, RECHARGE_MIN_CREDITS
 from billing.money import MICRO
-from billing.mails import billing_problem_mail
-from billing.services import BillingError, _require_manager
-from config.ttlcache import TtlCache
-from billing.payments import PaymentRejected
+from billing.recharge_state import recharge_fail, threshold_forget, threshold_micro
 from billing.selectors import workspace_has_saved_card
+from billing.services import BillingError, _require_manager
 
-THRESHOLD_TTL = 30  # seconds a process trusts its copy of a workspace's threshold
 QUEUED_FOR = 60  # seconds one enqueued job stands for every later crossing of the threshold
 STALE_PENDING = timedelta(minutes=10)  # a pending attempt this old is driven again (same key)
 
-# (threshold_micro or None when off,): a tuple, since the cache never keeps a bare None.
-_thresholds: TtlCache[tuple[int | None]] = TtlCache(ttl_seconds=THRESHOLD_TTL)
-
-
 def _queued_key(workspace_id):
     return f"auto-recharge:queued:{workspace_id}"
-
-
-def _threshold_load(workspace_id):
-    credits = (
-        AutoRecharge.objects.filter(workspace_id=workspace_id, enabled=True)
-        .values_list("threshold_credits", flat=True).first()
-    )
-    return (None if credits is None else credits * MICRO,)
-
-
-def threshold_micro(workspace_id: int) -> int | None:
-    """The workspace's threshold in micro-credits, None when auto-recharge is off (cached)."""
-    return _thresholds.get(workspace_id, load=lambda: _threshold_load(workspace_id))[0]
 
 
 def recharge_due(*, workspace_id: int, balance_micro: int) -> bool:
@@ -94,19 +75,9 @@ def auto_recharge_set(
                 **({"disabled_reason": ""} if enabled else {}),
             },
         )
-    _thresholds.forget(workspace.pk)
+    threshold_forget(workspace.pk)
     cache.delete(_queued_key(workspace.pk))
     return settings
-
-
-def auto_recharge_disable(*, workspace, reason: str) -> bool:
-    """Turn it off and say why (a decline, a dispute); True when it was on."""
-    workspace_id = getattr(workspace, "pk", workspace)
-    changed = AutoRecharge.objects.filter(workspace_id=workspace_id, enabled=True).update(
-        enabled=False, disabled_reason=reason[:300], updated_at=timezone.now(),
-    )
-    _thresholds.forget(workspace_id)
-    return bool(changed)
 
 
 def recharges_this_month(workspace_id: int, now=None) -> int:
@@ -185,7 +156,7 @@ def recharge_attempt_charge(attempt_id: int) -> RechargeAttempt:
     RechargeAttempt.objects.filter(pk=attempt.pk).update(payment_intent_id=intent["id"])
     if intent.get("status") == "succeeded":
         try:
-            recharge_fulfil(workspace=workspace, intent=intent)
+            auto_recharge_fulfil(workspace=workspace, intent=intent)
         except PaymentRejected as error:
             recharge_fail(attempt_id=attempt.pk, reason=str(error), payment_intent_id=intent["id"])
     # Otherwise (processing) payment_intent.succeeded or .payment_failed finishes it.
@@ -196,51 +167,3 @@ def _reload(attempt):
     return RechargeAttempt.objects.get(pk=attempt.pk)
 
 
-def _attempt_id(intent):
-    raw = (intent.get("metadata") or {}).get("attempt") or ""
-    return int(raw) if raw.isdigit() else None
-
-
-def recharge_fulfil(*, workspace, intent) -> object:
-    """The one fulfilment of an auto-recharge's PaymentIntent (the job, or the webhook's
-    payment_intent.succeeded): its credits under `pi:<id>` with a paid invoice, and the
-    attempt marked paid; any number of calls, one effect. Returns the invoice."""
-    from billing.fulfil import credits_purchase_fulfil
-
-    raw = (intent.get("metadata") or {}).get("credits") or ""
-    if not raw.isdigit():
-        raise PaymentRejected(f"Auto-recharge {intent['id']} names no number of credits: nothing was credited.")
-    credits = int(raw)
-    credited = credits_purchase_fulfil(
-        workspace=workspace, payment_intent_id=intent["id"], credits=credits,
-        amount_cents=intent.get("amount_received") or intent.get("amount"), currency=intent.get("currency"),
-        kind=EntryKind.AUTO_RECHARGE, description=f"Auto-recharge: {credits:,} credits",
-    )
-    RechargeAttempt.objects.filter(workspace=workspace, pk=_attempt_id(intent)).exclude(
-        status=RechargeStatus.SUCCEEDED
-    ).update(status=RechargeStatus.SUCCEEDED, payment_intent_id=intent["id"], error="", finished_at=timezone.now())
-    return credited.invoice
-
-
-def recharge_intent_failed(*, workspace, intent, reason: str) -> None:
-    """payment_intent.payment_failed of an auto-recharge still pending (a slow decline)."""
-    attempt = RechargeAttempt.objects.filter(workspace=workspace, pk=_attempt_id(intent)).first()
-    if attempt is not None:
-        recharge_fail(attempt_id=attempt.pk, reason=reason, payment_intent_id=intent["id"])
-
-
-def recharge_fail(*, attempt_id: int, reason: str, payment_intent_id: str = "") -> None:
-    """A declined or unauthenticated recharge: the attempt fails, auto-recharge turns off with
-    the reason, and owners and admins are e-mailed a link to fix it (once per attempt)."""
-    with transaction.atomic():
-        attempt = RechargeAttempt.objects.select_for_update().select_related("workspace").get(pk=attempt_id)
-        if attempt.status != RechargeStatus.PENDING:
-            return
-        attempt.status = RechargeStatus.FAILED
-        attempt.error = reason[:300]
-        attempt.payment_intent_id = payment_intent_id or attempt.payment_intent_id
-        attempt.finished_at = timezone.now()
-        attempt.save()
-        auto_recharge_disable(workspace=attempt.workspace_id, reason=f"A recharge failed: {reason}")
-        billing_problem_mail(workspace=attempt.workspace, subject="Auto-recharge is off",
-                             template="recharge_failed", context={"attempt": attempt})

@@ -12,7 +12,7 @@ from billing.ledger import ledger_post
 from billing.models import CreditNote, CreditNoteKind, EntryKind, Invoice, LedgerEntry, Payment
 from billing.money import MICRO
 from billing.payments import PaymentRejected
-from billing.recharge import auto_recharge_disable
+from billing.recharge_state import auto_recharge_disable
 
 CREDIT_KINDS = (EntryKind.PURCHASE, EntryKind.AUTO_RECHARGE)
 

@@ -16,7 +16,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from billing import fulfil, recharge, refunds, stripe_invoices, subscriptions
+from billing import fulfil, refunds, stripe_invoices, subscriptions
 from billing.cards import card_refresh, card_save_from_setup_intent
 from billing.models import PaymentCustomer, WebhookEvent, WebhookStatus
 from billing.payments import PaymentRejected
@@ -36,34 +36,14 @@ def _setup_intent_succeeded(setup_intent):
     return card_save_from_setup_intent(workspace=customer.workspace, setup_intent=setup_intent)
 
 
-def _is_recharge(intent):
-    return (intent.get("metadata") or {}).get("kind") == "auto_recharge"
-
-
-def _intent_succeeded(intent):
-    """Off-session intents Meterdesk created: an auto-recharge, or an invoice payment."""
-    if _is_recharge(intent):
-        workspace = fulfil.workspace_by_slug(intent["metadata"].get("workspace"))
-        return recharge.recharge_fulfil(workspace=workspace, intent=intent)
-    return fulfil.payment_intent_succeeded(intent)
-
-
-def _intent_failed(intent):
-    reason = fulfil.payment_intent_failed(intent)
-    if _is_recharge(intent):
-        workspace = fulfil.workspace_by_slug(intent["metadata"].get("workspace"))
-        recharge.recharge_intent_failed(workspace=workspace, intent=intent, reason=reason)
-    return reason
-
-
 # One handler per event type; each takes the event's data.object (and, when it is marked
 # `takes_event`, the event too: the subscription handlers order events by their `created`).
 HANDLERS = {
     "checkout.session.completed": fulfil.checkout_session_fulfil,
     "checkout.session.async_payment_succeeded": fulfil.checkout_session_fulfil,
     "checkout.session.async_payment_failed": fulfil.checkout_session_failed,
-    "payment_intent.succeeded": _intent_succeeded,
-    "payment_intent.payment_failed": _intent_failed,
+    "payment_intent.succeeded": fulfil.payment_intent_succeeded,
+    "payment_intent.payment_failed": fulfil.payment_intent_failed,
     "setup_intent.succeeded": _setup_intent_succeeded,
     "payment_method.automatically_updated": card_refresh,
     "charge.refunded": refunds.charge_refunded,
