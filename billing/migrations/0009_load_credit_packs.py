@@ -12,5 +12,5 @@ def load(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0007_payments")]
+    dependencies = [("billing", "0008_payments")]
     operations = [migrations.RunPython(load, migrations.RunPython.noop)]
