@@ -10,7 +10,6 @@ from billing.checkout import checkout_return
 from billing.forms import AutoRechargeForm, PlanChoiceForm, SalesRequestForm
 from billing.payments import PaymentError, PaymentRejected
 from billing.sales import sales_request_create
-from billing.services import BillingError
 from config.flash import refusal_flashed
 from teams.decorators import manager_required
 
@@ -62,33 +61,26 @@ def plan_choose(request):
         messages.error(request, "Choose one of the plans listed.")
         return redirect("billing")
     plan = form.cleaned_data["plan"]
-    try:
+    with refusal_flashed(request):
         choice = subscriptions.plan_choose(
             workspace=request.workspace, plan=plan, actor=request.user, base_url=request.build_absolute_uri("/"),
         )
-    except (BillingError, PaymentError) as error:
-        messages.error(request, str(error))
-        return redirect("billing")
-    if choice.checkout_url:
-        return redirect(choice.checkout_url)
-    change = choice.change
-    if change.kind == "upgraded":
-        messages.success(request, f"{request.workspace.name} is now on {plan.name}; a new cycle started"
-                                  + (" and its credits arrive when the invoice is paid." if plan.price_cents else "."))
-    else:
-        messages.success(request, f"{request.workspace.name} moves to {plan.name} on {change.effective_at:%d %b %Y}. "
-                                  "You can cancel this until then.")
+        if choice.checkout_url:
+            return redirect(choice.checkout_url)
+        if choice.change.kind == "upgraded":
+            messages.success(request, f"{request.workspace.name} is now on {plan.name}; a new cycle started"
+                                      + (" and its credits arrive when the invoice is paid." if plan.price_cents else "."))
+        else:
+            messages.success(request, f"{request.workspace.name} moves to {plan.name} on "
+                                      f"{choice.change.effective_at:%d %b %Y}. You can cancel this until then.")
     return redirect("billing")
 
 
 @manager_required
 @require_POST
 def downgrade_cancel(request):
-    try:
+    with refusal_flashed(request):
         plan = subscriptions.subscription_downgrade_cancel(workspace=request.workspace, actor=request.user)
-    except (BillingError, PaymentError) as error:
-        messages.error(request, str(error))
-    else:
         messages.success(request, f"Cancelled the move to {plan.name}; your plan stays as it is.")
     return redirect("billing")
 
@@ -107,6 +99,6 @@ def subscription_return(request):
             messages.error(request, "The payment did not go through, so your plan is unchanged. Try again or use another card.")
             return redirect("billing")
         plan = request.workspace.billing.plan
-        messages.success(request, f"Welcome to {plan.name}: a new cycle started; its included credits arrive "
-                                  "as soon as the first invoice is paid.")
+        messages.success(request, f"Welcome to {plan.name}: a new cycle started. Its included credits are added "
+                                  "once the invoice is paid (see Recent credit movements).")
     return redirect("billing")
