@@ -10,6 +10,7 @@ from config.api import (
     read_json_object,
     reject_unknown_fields,
     require_method,
+    text_check,
 )
 
 
@@ -22,6 +23,7 @@ def gateway_authorize(request):
     api_key = data.get("api_key")
     if not isinstance(api_key, str) or not api_key:
         raise InvalidRequest("api_key is required: the customer's secret key, a string.", "api_key")
+    text_check(api_key, "api_key")
     result = authorize(
         service_token=bearer_secret(request),
         api_key=api_key,

@@ -215,6 +215,9 @@ STORAGES = {
 }
 
 # --- Security ------------------------------------------------------------------------------
+# The one body limit: Django refuses a larger body, and the JSON API answers 413
+# request_too_large past it (config.api.read_json_object). A batch of 1000 events fits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

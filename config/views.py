@@ -1,10 +1,18 @@
+import sys
+
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.api import api_error
+from config.api import (
+    DATABASE_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    api_error,
+    database_unavailable_response,
+)
 from config.health import degraded_counts, health_checks
 
 
@@ -44,6 +52,15 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    """Django's handler500, run inside the `except` of the failing request. An unavailable
+    database is a 503 (with Retry-After) rather than a 500. The pages are rendered without
+    the request's context, whose user and workspace would ask the database again."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        if request.path.startswith("/api/"):
+            return database_unavailable_response()
+        response = HttpResponse(loader.render_to_string("errors/503.html"), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if request.path.startswith("/api/"):
         return api_error(500, "server_error", "Something went wrong on our side; it was logged.")
-    return render(request, "errors/500.html", status=500)
+    return HttpResponse(loader.render_to_string("errors/500.html"), status=500)

@@ -10,12 +10,10 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from django.utils.dateparse import parse_datetime
-
-from config.api import InvalidRequest, reject_unknown_fields
+from config.api import InvalidRequest, reject_unknown_fields, text_check, timestamp_parse
 
 TIERS = ("lo", "auto", "hi")
 DEFAULT_TIER = "auto"
@@ -208,6 +206,7 @@ def _quantity(data, param):
         if name in QUALIFIERS.values():
             continue
         if name not in UNITS:
+            text_check(name, param)
             raise InvalidRequest(
                 f"Unknown unit {name!r}; use one of {', '.join(UNITS)}.", param=f"{param}.{name}"
             )
@@ -276,6 +275,7 @@ def _string(data, name, *, max_length, required, prefix="", why=None):
         return None
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
+    text_check(value, param)
     if len(value) > max_length:
         raise InvalidRequest(f"{param} is longer than {max_length} characters.", param=param)
     return value.strip()
@@ -289,7 +289,7 @@ def _product(value, param):
         raise InvalidRequest(f"{param} is required, e.g. \"document.invoice\".", param=param)
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
-    value = value.strip()
+    value = text_check(value, param).strip()
     if len(value) > MAX_PRODUCT or "*" in value or _WHITESPACE.search(value):
         raise InvalidRequest(
             f"{param} must be a product id like \"document.invoice\" (no spaces or *).", param=param
@@ -322,19 +322,7 @@ def _status_code(value):
 
 
 def _timestamp(value, param):
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{param} must be an ISO 8601 time in UTC.", param=param)
-    try:
-        parsed = parse_datetime(value.strip())
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise InvalidRequest(
-            f"{param} must be an ISO 8601 time with a zone, e.g. 2026-11-23T09:00:00Z.", param=param
-        )
-    return parsed.astimezone(dt_timezone.utc)
+    return None if value is None else timestamp_parse(value, param)
 
 
 def _metadata(value):
@@ -345,12 +333,14 @@ def _metadata(value):
     if len(value) > MAX_METADATA:
         raise InvalidRequest(f"metadata has at most {MAX_METADATA} pairs.", param="metadata")
     for name, item in value.items():
+        text_check(name, "metadata")
         if not name or len(name) > MAX_METADATA_KEY:
             raise InvalidRequest(
                 f"metadata keys are 1 to {MAX_METADATA_KEY} characters.", param=f"metadata.{name}"
             )
         if not isinstance(item, str):
             raise InvalidRequest("metadata values must be strings.", param=f"metadata.{name}")
+        text_check(item, f"metadata.{name}")
         if len(item) > MAX_METADATA_VALUE:
             raise InvalidRequest(
                 f"metadata values are at most {MAX_METADATA_VALUE} characters.", param=f"metadata.{name}"

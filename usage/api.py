@@ -16,7 +16,7 @@ from usage.services import usage_body_parse, usage_record, usage_record_batch
 @service_token_required
 def gateway_usage(request):
     require_method(request, "POST")
-    form, payload = usage_body_parse(read_json_object(request))
+    form, payload = usage_body_parse(read_json_object(request, items="events"))
     if form == "batch":
         results = usage_record_batch(payload)
         return json_response({"results": [result.body for result in results]})

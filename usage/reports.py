@@ -11,7 +11,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from billing.money import format_credits
-from config.api import InvalidRequest, reject_unknown_fields
+from config.api import InvalidRequest, date_parse, reject_unknown_fields
 from teams.models import Workspace
 from usage.models import DailyUsage, UsageEvent
 from usage.rollup import quantity_add, quantity_text
@@ -20,20 +20,13 @@ GROUPINGS = ("day", "key", "product")
 MAX_RANGE_DAYS = 400
 
 
-def _parse_day(value, param):
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"{param} must be a date like 2026-11-01.", param=param)
-
-
 def usage_range(
     start: str | None, end: str | None, *, default_days: int = 30, today: date | None = None,
 ) -> tuple[date, date]:
     """(start, end) dates, inclusive, validated; defaults to the last `default_days` days."""
     today = today or timezone.now().date()
-    end = _parse_day(end, "end") if end else today
-    start = _parse_day(start, "start") if start else end - timedelta(days=default_days - 1)
+    end = date_parse(end, "end") if end else today
+    start = date_parse(start, "start") if start else end - timedelta(days=default_days - 1)
     if start > end:
         raise InvalidRequest("start must be on or before end.", param="start")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

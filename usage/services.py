@@ -33,7 +33,7 @@ from billing.credits import credits_changed_on_commit
 from billing.ledger import credits_charge, ledger_post_many, workspace_balance
 from billing.models import BalanceShard, BillingAccount, EntryKind, LedgerEntry
 from billing.money import format_credits, format_usd
-from config.api import ApiError, InvalidRequest, reject_unknown_fields
+from config.api import ApiError, InvalidRequest, reject_unknown_fields, text_is_safe
 from usage import pgwrite
 from pricing.events import event_as_dict, event_canonical, parse_event
 from usage.groupcommit import GroupCommitter
@@ -101,7 +101,7 @@ def _prepare(index, raw, now):
         prepared.error = UsageResult(400, _error_body("invalid_request", "An event must be a JSON object.", None))
         return prepared
     raw_id = raw.get("id")
-    prepared.event_id = raw_id if isinstance(raw_id, str) else None
+    prepared.event_id = raw_id if isinstance(raw_id, str) and text_is_safe(raw_id) else None
     try:
         event = parse_event(raw, gateway=True)
         prepared.event = event
