@@ -1,10 +1,11 @@
-# Meterdesk: `make run` serves the embedded set-up (SQLite, no other service);
-# `make test` runs the whole suite (PostgreSQL/Redis/Chromium tests skip where absent,
-# unless REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1, as in CI).
+# Meterdesk: `make run` serves the embedded set-up (SQLite, no other service; `make run
+# PORT=8001` serves on another port); `make test` runs the whole suite (PostgreSQL/Redis/
+# Chromium tests skip where absent, unless REQUIRE_SERVICES=1 / REQUIRE_BROWSER=1, as in CI).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .PHONY: run test install migrate seed check-deploy clean
 
@@ -22,9 +23,11 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The web server and a Celery worker with beat, from the Procfile; Ctrl-C stops both.
 run: seed
-	@echo "Meterdesk is starting on http://127.0.0.1:8000 (log in with the demo accounts above)."
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Meterdesk is starting on http://127.0.0.1:$(PORT): log in as owner@acme.test,"
+	@echo "password meterdesk-demo (the other demo logins are above). Ctrl-C stops everything."
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -10,8 +10,11 @@ A malformed secret (wrong prefix, length or checksum) is refused before any quer
 import functools
 import hashlib
 import hmac
+from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from apikeys import keycache
@@ -23,8 +26,10 @@ from apikeys.secrets_format import (
     secret_hash,
     secret_is_well_formed,
 )
-from apikeys.selectors import key_record_by_hash
+from apikeys.selectors import KeyRecord, key_record_by_hash
 from config.api import ApiError
+
+View = Callable[..., HttpResponse]
 
 BEARER = "bearer "
 
@@ -45,7 +50,7 @@ class InvalidServiceToken(ApiError):
         super().__init__(message, **kw)
 
 
-def bearer_secret(request):
+def bearer_secret(request: HttpRequest) -> str | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header[: len(BEARER)].lower() != BEARER:
         return None
@@ -65,7 +70,7 @@ def _settings_token_matches(secret):
     )
 
 
-def service_token_check(secret):
+def service_token_check(secret: str | None) -> str | None:
     """Raise InvalidServiceToken unless `secret` is a live service token.
 
     Returns the revocation marker when the answer came from the per-process cache (the
@@ -90,7 +95,7 @@ def service_token_check(secret):
     return None
 
 
-def service_token_required(view):
+def service_token_required(view: View) -> View:
     """Gateway routes: only a live service token passes. Use under @json_api."""
 
     @functools.wraps(view)
@@ -104,7 +109,7 @@ def service_token_required(view):
 # --- Customer keys -------------------------------------------------------------------------
 
 
-def key_record_check(secret, now=None):
+def key_record_check(secret: str | None, now: datetime | None = None) -> tuple[KeyRecord, str | None]:
     """(KeyRecord, cached marker or None) for a usable key, else InvalidApiKey.
 
     A marker is returned when the record came from the per-process cache: the caller must
@@ -129,7 +134,7 @@ def key_record_check(secret, now=None):
     return record, cached_marker
 
 
-def api_key_required(view):
+def api_key_required(view: View) -> View:
     """Customer routes: a live customer key passes; sets request.api_key and request.workspace.
 
     Always asks the database (these routes are not on the hot path), so a revoked key is

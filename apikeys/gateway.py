@@ -38,14 +38,14 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
-def reset_epoch(decision):
+def reset_epoch(decision: Decision) -> int | None:
     """Unix time in whole seconds (rounded up) at which a slot frees; None without a limit."""
     if decision.limit is None:
         return None
     return -(-decision.reset_ms // 1000)
 
 
-def ratelimit_headers(decision):
+def ratelimit_headers(decision: Decision) -> dict[str, str]:
     """The X-RateLimit-* headers of every 200 and 429 (GitHub's convention: the reset in
     epoch seconds); a plan with no limit sends none of them."""
     if decision.limit is None:
@@ -57,7 +57,7 @@ def ratelimit_headers(decision):
     }
 
 
-def reset_iso(decision):
+def reset_iso(decision: Decision) -> str | None:
     """The same moment as X-RateLimit-Reset, as UTC ISO 8601, e.g. 2026-11-23T09:00:00Z."""
     if decision.limit is None:
         return None
@@ -105,7 +105,7 @@ def _fail_open_record(record):
     )
 
 
-def authorize(*, service_token, api_key, token_marker=None):
+def authorize(*, service_token: str | None, api_key: str | None, token_marker: str | None = None) -> Authorization:
     """Decide one request; returns an Authorization or raises the contract's ApiError."""
     now = timezone.now()
     for attempt in range(MAX_ATTEMPTS):

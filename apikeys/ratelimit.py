@@ -21,9 +21,16 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import redis
+
+T = TypeVar("T")
 
 logger = logging.getLogger("meterdesk.apikeys")
 
@@ -100,7 +107,7 @@ _members = itertools.count()
 _last_failure_log = 0.0
 
 
-def redis_client():
+def redis_client() -> "redis.Redis | None":
     """One client (and connection pool) per process and URL; None without REDIS_URL."""
     url = settings.REDIS_URL
     if not url:
@@ -129,7 +136,7 @@ def _log_failure(error):
         logger.warning("Redis is unreachable; rate limits fail open: %s", error)
 
 
-def redis_call(fn):
+def redis_call(fn: Callable[["redis.Redis"], T]) -> T:
     """Run fn(client); RedisUnavailable when Redis errs (logged, throttled)."""
     import redis
 
@@ -153,7 +160,7 @@ def _own_connection(client):
     return held[2]
 
 
-def redis_direct(talk):
+def redis_direct(talk: Callable[..., T]) -> T:
     """talk(client, connection) on this thread's own connection; RedisUnavailable on error.
 
     For the hot paths (authorize's script, the usage call's spend-version bump): the pool's
@@ -197,9 +204,9 @@ def _script_run(keys, args):
 
 
 def ratelimit_hit(
-    workspace_id, limit, *, commit=True, marker=ANY_GENERATION, spend_version=ANY_GENERATION,
-    window_ms=WINDOW_MS,
-):
+    workspace_id: int, limit: int | None, *, commit: bool = True, marker: str = ANY_GENERATION,
+    spend_version: str = ANY_GENERATION, window_ms: int = WINDOW_MS,
+) -> Decision:
     """Decide one request of a workspace against `limit` per rolling window.
 
     commit=False asks without taking a slot (the request will be refused for another
@@ -252,7 +259,7 @@ def _local_hit(workspace_id, limit, commit, window_ms):
         return Decision(True, limit, limit - len(log), oldest + window_ms, now, None)
 
 
-def ratelimit_reset_local():
+def ratelimit_reset_local() -> None:
     """Forget the in-process logs (tests; Redis logs are cleared with the Redis DB)."""
     with _local_lock:
         _local_logs.clear()

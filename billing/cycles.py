@@ -6,6 +6,7 @@ opening one with its included credits. Closing one is billing.closing's business
 
 import calendar
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 from django.utils import timezone
@@ -58,23 +59,34 @@ def cycle_open(*, account: BillingAccount, start: datetime, end: datetime) -> Bi
     return cycle
 
 
-def cycle_start(workspace_id: int, at: datetime | None = None) -> datetime:
-    """Start of the workspace's current billing cycle (the open cycle row, else the anchor)."""
+@dataclass(frozen=True)
+class CycleWindow:
+    start: datetime
+    end: datetime
+    cycle: BillingCycle | None  # None: the close job has not opened this cycle's row yet
+
+
+def cycle_current(
+    workspace_id: int, *, at: datetime | None = None, account: BillingAccount | None = None,
+) -> CycleWindow:
+    """The cycle containing `at` (default now): its open row, else the bounds the anchor gives."""
     at = at or timezone.now()
-    start = (
+    cycle = (
         BillingCycle.objects.filter(workspace_id=workspace_id, start__lte=at, end__gt=at)
         .order_by("-start")
-        .values_list("start", flat=True)
         .first()
     )
-    if start is not None:
-        return start
-    anchor = (
-        BillingAccount.objects.filter(workspace_id=workspace_id)
-        .values_list("cycle_anchor_day", flat=True)
-        .first()
-    )
-    return cycle_bounds(anchor or 1, at)[0]
+    if cycle is not None:
+        return CycleWindow(cycle.start, cycle.end, cycle)
+    if account is None:
+        account = BillingAccount.objects.get(workspace_id=workspace_id)
+    start, end = cycle_bounds(account.cycle_anchor_day, at)
+    return CycleWindow(start, end, None)
+
+
+def cycle_start(workspace_id: int, at: datetime | None = None) -> datetime:
+    """Start of the workspace's current billing cycle: key spends are counted per cycle."""
+    return cycle_current(workspace_id, at=at).start
 
 
 _cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)

@@ -1,14 +1,13 @@
 """Reads of billing state that other apps need (authorize, the balance API, pages)."""
 
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import timezone as dt_timezone
 
 from django.db.models import Q, Sum
-from django.utils import timezone
 
-from billing.cycles import cycle_bounds
+from billing.cycles import CycleWindow, cycle_current
 from billing.ledger import workspace_balance
-from billing.models import BillingAccount, BillingCycle, EntryKind, LedgerEntry, SavedCard
+from billing.models import BillingAccount, EntryKind, LedgerEntry, SavedCard
 from billing.money import MICRO, format_credits
 
 
@@ -49,29 +48,6 @@ def workspace_has_saved_card(workspace):
     """Whether a card is on file (saved through Checkout, billing.cards): pay-as-you-go,
     paid plans and auto-recharge charge it."""
     return SavedCard.objects.filter(workspace_id=getattr(workspace, "pk", workspace), removed_at__isnull=True).exists()
-
-
-@dataclass(frozen=True)
-class CycleWindow:
-    start: datetime
-    end: datetime
-    cycle: BillingCycle | None  # None: the close job has not opened this cycle's row yet
-
-
-def cycle_current(workspace_id, at=None, account=None):
-    """The cycle containing `at`: its open row, else the bounds the anchor gives."""
-    at = at or timezone.now()
-    cycle = (
-        BillingCycle.objects.filter(workspace_id=workspace_id, start__lte=at, end__gt=at)
-        .order_by("-start")
-        .first()
-    )
-    if cycle is not None:
-        return CycleWindow(cycle.start, cycle.end, cycle)
-    if account is None:
-        account = BillingAccount.objects.get(workspace_id=workspace_id)
-    start, end = cycle_bounds(account.cycle_anchor_day, at)
-    return CycleWindow(start, end, None)
 
 
 def _sum(queryset):
@@ -128,7 +104,7 @@ def balance_summary(workspace, at=None):
         workspace_id=workspace.pk
     )
     balance = workspace_balance(workspace.pk)
-    window = cycle_current(workspace.pk, at, account=account)
+    window = cycle_current(workspace.pk, at=at, account=account)
     included = included_remaining(workspace.pk, window.start, window.end, balance)
     return BalanceSummary(
         account=account,

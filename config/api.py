@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from datetime import date, timezone as dt_timezone
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -140,8 +141,9 @@ def _refuse(constant):
     raise ValueError(constant)
 
 
-# Decimals stay strings until a route parses them (never a binary float).
-_DECODER = json.JSONDecoder(parse_float=str, parse_constant=_refuse)
+# A JSON number with a fraction or an exponent becomes the exact Decimal of its digits, never
+# a binary float (and stays apart from a string of the same digits).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse)
 _UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
@@ -184,30 +186,44 @@ def json_text_check(data, prefix=""):
             pending.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
 
 
+# RFC 3339's date-time (OpenAPI's "date-time"): a zone is required, seconds too.
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+
+
 def timestamp_parse(value, param):
-    """An aware UTC datetime from ISO 8601 text with a zone; InvalidRequest naming `param`
-    otherwise, also for a time whose UTC equivalent falls outside years 1-9999."""
-    if isinstance(value, str):
-        text_check(value, param)
+    """An aware UTC datetime from RFC 3339 text (e.g. 2026-11-23T09:00:00Z); InvalidRequest
+    naming `param` otherwise, also for a time whose UTC equivalent falls outside years
+    1-9999 or one the calendar has not (February 30th, a leap second)."""
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
         try:
-            parsed = parse_datetime(value.strip())
+            parsed = parse_datetime(value if value.isupper() else value.upper())  # t, z allowed
             if parsed is not None and parsed.tzinfo is not None:
                 return parsed.astimezone(dt_timezone.utc)
         except (ValueError, OverflowError):
             pass
     raise InvalidRequest(
-        f"{param} must be an ISO 8601 time with a zone between years 1 and 9999 UTC, "
+        f"{param} must be an RFC 3339 time with a zone between years 1 and 9999 UTC, "
         "e.g. 2026-11-23T09:00:00Z.",
         param=param,
     )
 
 
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # RFC 3339's full-date, OpenAPI's "date"
+_DATE = re.compile(DATE_PATTERN)
+
+
 def date_parse(value, param):
-    """A date from YYYY-MM-DD text; InvalidRequest naming `param` otherwise."""
+    """A date from YYYY-MM-DD text (nothing else: not empty, not 20261101); InvalidRequest
+    naming `param` otherwise."""
     try:
-        return date.fromisoformat(text_check(value, param))
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"{param} must be a date like 2026-11-01.", param=param)
+        if isinstance(value, str) and _DATE.fullmatch(value):  # ($ alone would allow a final \n)
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise InvalidRequest(f"{param} must be a date like 2026-11-01.", param=param)
 
 
 def reject_unknown_fields(data, allowed, prefix=""):

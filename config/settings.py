@@ -1,7 +1,7 @@
 """Meterdesk settings: one file, every value from the environment (docs/api.md "Environment").
 
-Unset variables give the embedded set-up (SQLite under var/, in-process cache, eager Celery,
-mail to var/mail/, the payment sandbox). Production sets DEBUG=0 and the variables it needs;
+Unset variables give the embedded set-up (SQLite under var/, in-process cache, Celery's broker
+and results as folders under var/, mail to var/mail/, the payment sandbox). Production sets DEBUG=0 and the variables it needs;
 a bad value stops the process at start with a sentence naming the variable.
 """
 
@@ -105,9 +105,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "meterdesk.sqlite3",
-            # Waiting a little beats "database is locked" when the dev server and a
-            # management command write at the same moment.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # The web server and the Celery worker (make run) write side by side: WAL lets
+            # readers go on while one writes; IMMEDIATE takes the write lock when a
+            # transaction starts, so a second writer waits (up to timeout seconds, the busy
+            # timeout) instead of failing with "database is locked" halfway through.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -118,9 +124,27 @@ REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
 # With Redis, rate-limit counters fall back to process memory while it is unreachable.
 CACHES = {"default": cache_settings(redis_url=REDIS_URL, key_prefix=env_str("CACHE_KEY_PREFIX", "md"))}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+# Without Redis, Celery's broker and results are folders under var/ (kombu's filesystem
+# transport, Celery's file backend): `make run` and a plain `celery -A config worker -B` run
+# the same tasks on the same schedule as production, with no server to install. The worker
+# polls the folder once a second.
+CELERY_DIR = VAR_DIR / "celery"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = None
+else:
+    for folder in ("queue", "control", "results"):
+        (CELERY_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost/"  # the host is ignored; naming one avoids a warning
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_DIR / "queue"),
+        "data_folder_out": str(CELERY_DIR / "queue"),
+        "control_folder": str(CELERY_DIR / "control"),
+    }
+    CELERY_RESULT_BACKEND = f"file://{CELERY_DIR / 'results'}"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Tests (tests/conftest.py) and the benchmarks run tasks in-process; nothing else does.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"

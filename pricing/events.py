@@ -2,8 +2,9 @@
 
 parse_event() is the only way an event gets in (the gateway's usage call, the quote route,
 the pricing page's estimator), so every rule of the body lives here: unknown fields, whole
-units, limits, NaN. Quantities become exact Decimals (read_json_object already hands floats
-over as strings), never floats. What a quantity costs is pricing.quote's business.
+units, limits, NaN. Quantities become exact Decimals (read_json_object already hands JSON
+numbers over as Decimals), never floats. pricing.event_schema writes the same rules as the
+JSON Schemas of the API document, from the constants and patterns below. What a quantity costs is pricing.quote's business.
 """
 
 import functools
@@ -30,7 +31,7 @@ QUALIFIERS = {"gpu_seconds": "machine", "inference_seconds": "instance"}
 
 # Far above any real request (a billion tokens, 31 years of seconds), low enough that no
 # product of quantity and price can overflow a 64-bit micro-credit amount.
-MAX_QUANTITY = Decimal(1_000_000_000)
+MAX_QUANTITY = Decimal(1_000_000_000)  # (also spelt out in the patterns below)
 MAX_PLACES = 9  # a nanosecond of GPU time is as fine as anyone meters
 MAX_LINES = 100
 MAX_METADATA = 16
@@ -38,6 +39,24 @@ MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
 MAX_ID = 200
 MAX_PRODUCT = 120
+MAX_MACHINE = 40
+STATUS_CODES = (100, 599)
+
+# The text rules, written once as patterns that mean the same to Python's `re` and to the
+# ECMA-262 regular expressions of JSON Schema (pricing.event_schema puts them in the API
+# document), so the document and this validator accept exactly the same strings.
+BLANK = " \t\n\r\f\v"  # stripped around ids; nothing else counts as blank
+_BLANK_CLASS = r"\t\n\r\f\v "
+# Some non-blank character and no NUL (a lone surrogate is refused too: JSON Schema has no
+# pattern for it; config.api.text_check).
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{_BLANK_CLASS}][^\x00]*$"
+# Printable ASCII without space or `*` (which is the catalog's wildcard).
+PRODUCT_PATTERN = rf"^[!-)+-~]{{1,{MAX_PRODUCT}}}$"
+# Decimal text: no sign, exponent, spaces or leading zeros; at most MAX_PLACES places;
+# at most MAX_QUANTITY (1,000,000,000). Whole units allow only zeros after the point ("2.0").
+_UNDER_MAX = r"(?:0|[1-9][0-9]{0,8})"
+WHOLE_TEXT_PATTERN = rf"^(?:{_UNDER_MAX}|1000000000)(?:\.0{{1,{MAX_PLACES}}})?$"
+FRACTION_TEXT_PATTERN = rf"^(?:{_UNDER_MAX}(?:\.[0-9]{{1,{MAX_PLACES}}})?|1000000000(?:\.0{{1,{MAX_PLACES}}})?)$"
 
 EVENT_FIELDS = (
     "id", "key_id", "product", "tier", "grounding", "quantity", "status_code",
@@ -216,19 +235,21 @@ def _quantity(data, param):
 
     machine = instance = None
     if "gpu_seconds" in quantities:
-        machine = _string(data, "machine", max_length=40, required=True, prefix=f"{param}.",
+        machine = _string(data, "machine", max_length=MAX_MACHINE, required=True, prefix=f"{param}.",
                           why="gpu_seconds are billed by machine type (a GPU type)")
         machine = machine.lower()
     elif "machine" in data:
         raise InvalidRequest("machine goes with gpu_seconds only.", param=f"{param}.machine")
     if "inference_seconds" in quantities:
-        instance = _string(data, "instance", max_length=20, required=True, prefix=f"{param}.",
-                           why="inference_seconds are billed by instance size")
-        instance = instance.lower()
-        if instance not in INSTANCES:
+        instance = data.get("instance")
+        if instance is None:
             raise InvalidRequest(
-                f"Unknown instance {instance!r}; use one of {', '.join(INSTANCES)}.",
+                f"{param}.instance is required: inference_seconds are billed by instance size.",
                 param=f"{param}.instance",
+            )
+        if instance not in INSTANCES:  # exactly as listed, as the document's enum says
+            raise InvalidRequest(
+                f"{param}.instance must be one of {', '.join(INSTANCES)}.", param=f"{param}.instance"
             )
     elif "instance" in data:
         raise InvalidRequest("instance goes with inference_seconds only.", param=f"{param}.instance")
@@ -236,23 +257,26 @@ def _quantity(data, param):
 
 
 def _decimal(value, param, *, whole):
-    """An exact, finite, non-negative Decimal within limits; the field named otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+    """An exact, finite, non-negative Decimal within limits; the field named otherwise.
+
+    A JSON number arrives as an int or (read_json_object) an exact Decimal of its digits; a
+    string must be plain decimal text (WHOLE_TEXT_PATTERN / FRACTION_TEXT_PATTERN)."""
+    if isinstance(value, str):
+        if not (_WHOLE_TEXT if whole else _FRACTION_TEXT).fullmatch(value):
+            raise InvalidRequest(
+                f"{param} must be a {'whole ' if whole else ''}number from 0 to {MAX_QUANTITY:,}"
+                f"{'' if whole else f' with at most {MAX_PLACES} decimal places'}, or its plain "
+                "decimal text (e.g. \"2\" or \"0.5\").",
+                param=param,
+            )
+        return Decimal(value)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         # A float only arrives from a caller that skipped read_json_object; refuse it rather
         # than guess which decimal it stood for.
         raise InvalidRequest(f"{param} must be a number or a decimal string.", param=param)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > 40 or not all(c in "0123456789.-+eE" for c in text):
-            raise InvalidRequest(f"{param} must be a number or a decimal string.", param=param)
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise InvalidRequest(f"{param} must be a number or a decimal string.", param=param)
-    else:
-        if isinstance(value, int) and abs(value) > MAX_QUANTITY * 1000:
-            raise InvalidRequest(f"{param} is too large (at most {MAX_QUANTITY:,}).", param=param)
-        number = Decimal(value)
+    if isinstance(value, int) and abs(value) > MAX_QUANTITY * 1000:
+        raise InvalidRequest(f"{param} is too large (at most {MAX_QUANTITY:,}).", param=param)
+    number = Decimal(value)
     if not number.is_finite():
         raise InvalidRequest(f"{param} must be a finite number.", param=param)
     if number < 0:
@@ -266,6 +290,11 @@ def _decimal(value, param, *, whole):
     return number if number else Decimal(0)  # -0 is 0
 
 
+_WHOLE_TEXT = re.compile(WHOLE_TEXT_PATTERN)
+_FRACTION_TEXT = re.compile(FRACTION_TEXT_PATTERN)
+_PRODUCT = re.compile(PRODUCT_PATTERN)
+
+
 def _string(data, name, *, max_length, required, prefix="", why=None):
     param = f"{prefix}{name}"
     value = data.get(name)
@@ -273,26 +302,23 @@ def _string(data, name, *, max_length, required, prefix="", why=None):
         if required:
             raise InvalidRequest(f"{param} is required" + (f": {why}." if why else "."), param=param)
         return None
-    if not isinstance(value, str) or not value.strip():
+    # TEXT_PATTERN, checked the quick way: something left after stripping blanks, no NUL.
+    stripped = value.strip(BLANK) if isinstance(value, str) else ""
+    if not stripped:
         raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
     text_check(value, param)
     if len(value) > max_length:
         raise InvalidRequest(f"{param} is longer than {max_length} characters.", param=param)
-    return value.strip()
-
-
-_WHITESPACE = re.compile(r"\s")
+    return stripped
 
 
 def _product(value, param):
     if value is None:
         raise InvalidRequest(f"{param} is required, e.g. \"document.invoice\".", param=param)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
-    value = text_check(value, param).strip()
-    if len(value) > MAX_PRODUCT or "*" in value or _WHITESPACE.search(value):
+    if not isinstance(value, str) or not _PRODUCT.fullmatch(value):
         raise InvalidRequest(
-            f"{param} must be a product id like \"document.invoice\" (no spaces or *).", param=param
+            f"{param} must be a product id like \"document.invoice\": 1 to {MAX_PRODUCT} printable "
+            "ASCII characters, no spaces or *.", param=param,
         )
     return value
 
@@ -316,8 +342,11 @@ def _bool(value, param):
 def _status_code(value):
     if value is None:
         return 200
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise InvalidRequest("status_code must be an HTTP status code (100-599).", param="status_code")
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        value = int(value)  # 200.0 is the integer JSON Schema says it is
+    low, high = STATUS_CODES
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidRequest(f"status_code must be an HTTP status code ({low}-{high}).", param="status_code")
     return value
 
 

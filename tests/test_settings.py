@@ -36,12 +36,16 @@ def run(env, code=SHOW, args=None, tmp_path=None):
 
 
 def test_unset_environment_gives_the_embedded_set_up(tmp_path):
-    result = run({}, tmp_path=tmp_path)
+    result = run({}, code=SHOW + "; print(s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND)", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
-        "django.db.backends.sqlite3", "django.core.cache.backends.locmem.LocMemCache", "True",
+    first, second = result.stdout.splitlines()
+    # Tasks go to a real worker (make run's), never run eagerly inside a web request.
+    assert first.split() == [
+        "django.db.backends.sqlite3", "django.core.cache.backends.locmem.LocMemCache", "False",
         "config.mail.FileAndConsoleEmailBackend", "True", "True",
     ]
+    assert second.split() == ["filesystem://localhost/", f"file://{tmp_path}/celery/results"]
+    assert (tmp_path / "celery" / "queue").is_dir()
 
 
 def test_service_urls_switch_to_postgres_redis_and_smtp(tmp_path):

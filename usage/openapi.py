@@ -1,25 +1,22 @@
 """The OpenAPI 3.1 document of docs/api.md's JSON routes, and its human-readable page.
 
-Written by hand from the contract (not generated from views), so it says what docs/api.md
-promises; tests/usage/test_openapi.py runs schemathesis against it to keep both honest.
+The request schemas come from the definitions the code validates with: an event's from
+pricing.event_schema (parse_event's constants and patterns), the usage report's parameters
+from usage.reports, the batch size from usage.services. tests/usage/test_openapi.py runs
+schemathesis with every check against the served document to keep both honest.
 """
 
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from config.api import DATE_PATTERN, RETRY_AFTER_SECONDS
+from pricing.event_schema import event_schemas
+from usage.reports import DEFAULT_RANGE_DAYS, GROUPINGS, MAX_RANGE_DAYS
+from usage.services import MAX_BATCH
+
 DEC = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["6.000000"]}
 NULLABLE_DEC = {"oneOf": [DEC, {"type": "null"}]}
-WHOLE = {"oneOf": [
-    {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
-    {"type": "string", "pattern": r"^[0-9]{1,10}$"},
-]}
-FRACTION = {"oneOf": [
-    {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
-    {"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,9})?$"},
-]}
-INSTANCES = ["micro", "xs", "sm", "md", "lg", "xl", "xxl", "super"]
-
 ERROR_CODES = {
     "invalid_request": "The body or a parameter is wrong; `param` names the field.",
     "invalid_api_key": "Unknown, malformed, revoked or expired customer key (or a service token on a customer route).",
@@ -30,6 +27,8 @@ ERROR_CODES = {
     "rate_limited": "The plan's requests per minute are used up; see Retry-After.",
     "unknown_product": "No price matches the product and there are no gpu_seconds to fall back on.",
     "idempotency_conflict": "The same event id was sent before with a different body.",
+    "request_too_large": "The body is over 5 MB.",
+    "service_unavailable": "The database is unreachable just now; retry after Retry-After seconds.",
 }
 
 
@@ -76,58 +75,6 @@ RATE_HEADERS = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
                                "description": "Seconds to wait before a slot frees up."}}
 
-QUANTITY = {
-    "type": "object",
-    "description": "Units used; `machine` goes with gpu_seconds, `instance` with inference_seconds.",
-    "additionalProperties": False,
-    "minProperties": 1,
-    "properties": {
-        **{unit: WHOLE for unit in ("pages", "images", "videos", "requests", "input_tokens", "output_tokens")},
-        **{unit: FRACTION for unit in ("megapixels", "audio_seconds", "video_seconds",
-                                       "generated_video_seconds", "gpu_seconds", "inference_seconds")},
-        "machine": {"type": "string", "minLength": 1, "maxLength": 40, "examples": ["a100-80gb"]},
-        "instance": {"type": "string", "enum": INSTANCES},
-    },
-    "examples": [{"pages": 3}, {"inference_seconds": 600, "instance": "micro"}],
-}
-
-LINE = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["product", "quantity"],
-    "properties": {
-        "product": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": r"^[^*\s]+$"},
-        "tier": {"type": "string", "enum": ["lo", "auto", "hi"], "default": "auto"},
-        "grounding": {"type": "boolean", "default": False},
-        "quantity": _ref("Quantity"),
-    },
-}
-
-QUOTE_EVENT_PROPERTIES = {
-    **LINE["properties"],
-    "status_code": {"type": "integer", "minimum": 100, "maximum": 599, "default": 200},
-    "queue_seconds": {**FRACTION, "description": "Recorded, never billed."},
-    "occurred_at": {"type": "string", "format": "date-time"},
-    "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": _ref("Line"),
-              "description": "A workflow: the charge is the sum of its lines."},
-    "metadata": {"type": "object", "maxProperties": 16,
-                 "additionalProperties": {"type": "string", "maxLength": 512}},
-}
-
-QUOTE_EVENT = {
-    "type": "object", "additionalProperties": False, "required": ["product", "quantity"],
-    "properties": QUOTE_EVENT_PROPERTIES,
-}
-
-USAGE_EVENT = {
-    "type": "object", "additionalProperties": False, "required": ["id", "key_id", "product", "quantity"],
-    "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": 200, "description": "The idempotency key."},
-        "key_id": {"type": "string", "minLength": 1, "maxLength": 200},
-        **QUOTE_EVENT_PROPERTIES,
-    },
-}
-
 ROW = {
     "type": "object",
     "required": ["meter", "unit", "quantity", "unit_price", "cost"],
@@ -157,10 +104,7 @@ SCHEMAS = {
                            "param": {"type": ["string", "null"]}},
         }},
     },
-    "Quantity": QUANTITY,
-    "Line": LINE,
-    "QuoteEvent": QUOTE_EVENT,
-    "UsageEvent": USAGE_EVENT,
+    **event_schemas(),  # Quantity, Line, QuoteEvent, UsageEvent: from parse_event's own rules
     "BreakdownRow": ROW,
     "UsageResult": USAGE_RESULT,
     "BatchResult": {"type": "object", "required": ["results"], "properties": {"results": {
@@ -239,6 +183,18 @@ HEALTH = {
     },
 }
 
+# A date is exactly YYYY-MM-DD (config.api.date_parse). Across the two dates: start <= end and
+# at most MAX_RANGE_DAYS days, which JSON Schema cannot say of two parameters, so the
+# description does, and the 400 names `start`.
+DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+RANGE_RULE = (f"`start` must be on or before `end`, and the range at most {MAX_RANGE_DAYS} days "
+              "(both inclusive); otherwise 400 `invalid_request` naming `start`.")
+
+# Each item of a batch is judged alone: one that is not a valid UsageEvent gets its own error
+# in its slot of a 200 answer, and the others are charged. So any item is a valid request.
+BATCH_ITEM = {"description": "A UsageEvent. An invalid one gets its own error object in its slot of "
+                             "the results; the valid ones are still charged."}
+
 SERVICE = [{"serviceToken": []}]
 CUSTOMER = [{"customerKey": []}]
 
@@ -267,7 +223,7 @@ PATHS = {
         "requestBody": _body({"oneOf": [
             _ref("UsageEvent"),
             {"type": "object", "additionalProperties": False, "required": ["events"], "properties": {
-                "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _ref("UsageEvent")}}},
+                "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": BATCH_ITEM}}},
         ]}),
         "responses": {
             "200": _ok("The event's charge and breakdown, or one result per event of a batch.",
@@ -289,10 +245,12 @@ PATHS = {
     "/api/v1/usage": {"get": {
         "operationId": "usage", "tags": ["Customer"], "security": CUSTOMER,
         "summary": "Usage of the key's workspace, grouped by day, key or product",
+        "description": RANGE_RULE,
         "parameters": [
-            {"name": "start", "in": "query", "schema": {"type": "string", "format": "date"}},
-            {"name": "end", "in": "query", "schema": {"type": "string", "format": "date"}},
-            {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["day", "key", "product"]}},
+            {"name": "start", "in": "query", "schema": DATE,
+             "description": f"First day, inclusive; default {DEFAULT_RANGE_DAYS - 1} days before `end`."},
+            {"name": "end", "in": "query", "schema": DATE, "description": "Last day, inclusive; default today."},
+            {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": list(GROUPINGS)}},
         ],
         "responses": {
             "200": _ok("Rows and the total.", _ref("UsageReport")),
@@ -328,6 +286,17 @@ PATHS = {
         },
     }},
 }
+
+RETRY_HEADER = {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
+                                "description": f"Seconds to wait before retrying ({RETRY_AFTER_SECONDS})."}}
+for _path, _methods in PATHS.items():
+    for _method, _operation in _methods.items():
+        if _path.startswith("/api/"):  # every JSON route (config.api.json_api)
+            _operation["responses"]["503"] = _error(
+                "The database is unreachable: retry the same request.", "service_unavailable",
+                headers=RETRY_HEADER)
+        if "requestBody" in _operation:  # config.api.read_json_object
+            _operation["responses"]["413"] = _error("The body is too large.", "request_too_large")
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -411,8 +380,9 @@ def _schema_name(schema):
 def _type_text(schema):
     if "$ref" in schema:
         return _schema_name(schema)
-    if "oneOf" in schema:
-        return " or ".join(_type_text(s) for s in schema["oneOf"])
+    for either in ("oneOf", "anyOf"):
+        if either in schema:
+            return " or ".join(_type_text(s) for s in schema[either])
     if "enum" in schema:
         return " | ".join(str(v) for v in schema["enum"])
     kind = schema.get("type", "object")

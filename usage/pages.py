@@ -27,7 +27,8 @@ def _range_from(request):
     choice = request.GET.get("range") or "30"
     try:
         if choice == "custom":
-            start, end = usage_range(request.GET.get("start"), request.GET.get("end"))
+            # The form's empty date fields mean "the default" here (the API refuses them).
+            start, end = usage_range(request.GET.get("start") or None, request.GET.get("end") or None)
         else:
             days = int(choice) if choice in ("7", "30", "90") else 30
             choice = str(days)

@@ -18,15 +18,18 @@ from usage.rollup import quantity_add, quantity_text
 
 GROUPINGS = ("day", "key", "product")
 MAX_RANGE_DAYS = 400
+DEFAULT_RANGE_DAYS = 30
 
 
 def usage_range(
-    start: str | None, end: str | None, *, default_days: int = 30, today: date | None = None,
+    start: str | None, end: str | None, *, default_days: int = DEFAULT_RANGE_DAYS,
+    today: date | None = None,
 ) -> tuple[date, date]:
     """(start, end) dates, inclusive, validated; defaults to the last `default_days` days."""
     today = today or timezone.now().date()
-    end = date_parse(end, "end") if end else today
-    start = date_parse(start, "start") if start else end - timedelta(days=default_days - 1)
+    # Given is given: an empty or malformed date is a 400, never quietly the default range.
+    end = date_parse(end, "end") if end is not None else today
+    start = date_parse(start, "start") if start is not None else end - timedelta(days=default_days - 1)
     if start > end:
         raise InvalidRequest("start must be on or before end.", param="start")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

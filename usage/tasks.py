@@ -24,8 +24,8 @@ def rollup_usage(full: bool = False) -> dict:
 def rollup_if_stale() -> None:
     """Pages call this so charts are never more than about a minute behind.
 
-    In production it enqueues the Celery task (at most once a minute, whatever the
-    traffic); in the embedded set-up tasks are eager, so it runs here and now.
+    It enqueues the Celery task (at most once a minute, whatever the traffic) for the
+    worker: Redis's in production, the var/ folder broker under `make run`.
     """
     if cache.add("usage:rollup:requested", 1, STALE_AFTER):
         try:

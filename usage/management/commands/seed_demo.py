@@ -16,7 +16,7 @@ class Command(BaseCommand):
             billing_demo.seed(demo)
             apikeys_demo.seed(demo)
             usage_demo.seed(demo)
-        self.stdout.write(self.style.SUCCESS("Demo ready at http://127.0.0.1:8000"))
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write("Log in with any of these (password: %s):" % teams_demo.PASSWORD)
         for role, email in demo.logins:
             self.stdout.write(f"  {role:<8} {email}")

@@ -1,0 +1,27 @@
+"""On a phone (390 px) a wide table scrolls inside its card; the page itself never scrolls
+sideways, not even by the screen-reader-only labels in a table's last column."""
+
+import pytest
+
+from apikeys.services import key_create
+from tests.browser.conftest import log_in
+from tests.factories import PASSWORD, UserFactory, WorkspaceFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_keys_table_scrolls_inside_its_card_not_the_page(page, screenshot):
+    owner = UserFactory(email="phone-owner@example.com")
+    workspace = WorkspaceFactory(owner=owner, name="Phone Inc")
+    for name in ("Production", "Staging", "Notebook experiments"):
+        key_create(workspace=workspace, user=owner, name=name)
+
+    log_in(page, owner.email, PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/settings/api-keys/", "/settings/team/", "/settings/billing/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto("/settings/api-keys/")
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")  # the table does scroll, inside
+    screenshot(page, "api-keys-phone-390")
