@@ -1,5 +1,6 @@
 """Writes to keys and service tokens, and the per-key spend that usage reports."""
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -109,20 +110,45 @@ def _spend_upsert(key_pk, start, amount):
             raise
 
 
-def key_spends_add(amounts):
-    """key_spend_add for many keys at once (a batch of usage charged now, on the portable
-    path: PostgreSQL adds key spends inside the usage write itself, usage.pgwrite).
+def key_spends_add(*, amounts: Mapping[tuple[int, int], int]) -> None:
+    """key_spend_add for many keys at once (a batch of usage charged now).
 
-    `amounts` maps (key pk, workspace id) to micro-credits; one announcement round trip for
-    all workspaces, then each key's row in key order (so two batches never deadlock on
-    spend rows).
+    `amounts` maps (key pk, workspace id) to micro-credits. PostgreSQL: one statement
+    (key_spends_sql, also part of the usage write); elsewhere each key's row in key order,
+    so two batches never deadlock on spend rows. One announcement for all workspaces.
     """
     amounts = {pair: abs(int(amount)) for pair, amount in amounts.items() if amount}
     if not amounts:
         return
     spends_changed([workspace_id for _key, workspace_id in amounts])
-    for (key_pk, workspace_id), amount in sorted(amounts.items()):
-        _spend_upsert(key_pk, cycle_start_cached(workspace_id), amount)
+    rows = sorted(
+        (key_pk, cycle_start_cached(workspace_id), amount)
+        for (key_pk, workspace_id), amount in amounts.items()
+    )
+    if connection.vendor != "postgresql":
+        for key_pk, start, amount in rows:
+            _spend_upsert(key_pk, start, amount)
+        return
+    import psycopg
+
+    sql = ("WITH input AS (SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], %b::bigint[])"
+           f" AS i(key_id, cycle, charge)), {key_spends_sql(source='input')} SELECT 1")
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*rows)], binary=True)
+
+
+def key_spends_sql(*, source: str) -> str:
+    """PostgreSQL: the CTE `spend` that adds every row of the relation `source` (columns
+    key_id, cycle, charge) to its key's spend of that cycle, in key order, making the row on
+    a cycle's first charge; for a statement that starts with WITH."""
+    return """spend AS (
+  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
+  SELECT key_id, cycle, SUM(charge) FROM {source}
+  GROUP BY key_id, cycle ORDER BY key_id, cycle
+  ON CONFLICT (key_id, cycle_start)
+  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
+)""".format(source=source)
 
 
 def _spend_row_add(key_pk, start, amount):

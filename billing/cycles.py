@@ -5,7 +5,6 @@ opening one with its included credits. Closing one is billing.closing's business
 """
 
 import calendar
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
@@ -14,6 +13,7 @@ from django.utils import timezone
 from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, EntryKind
 from billing.money import MICRO
+from config.ttlcache import TtlCache
 
 
 def _anchor_in(year, month, anchor_day):
@@ -90,28 +90,16 @@ def cycle_start(workspace_id: int, at: datetime | None = None) -> datetime:
     return cycle_current(workspace_id, at=at).start
 
 
-_cycle_starts = {}  # workspace_id -> (start, monotonic time it was read)
-CYCLE_START_TTL_SECONDS = 60
+# The usage call's hot path asks for this on every charge.
+_cycle_starts = TtlCache(ttl_seconds=60, max_entries=100_000)
 
 
 def cycle_start_cached(workspace_id: int, at: datetime | None = None) -> datetime:
-    """cycle_start for "now", remembered a minute per process (the usage call's hot path).
+    """cycle_start for "now", remembered a minute per process.
 
     A cycle that closes early (an upgrade) is seen within a minute; charges at another
     time than now always ask the database.
     """
     if at is not None:
         return cycle_start(workspace_id, at)
-    now = time.monotonic()
-    hit = _cycle_starts.get(workspace_id)
-    if hit and now - hit[1] < CYCLE_START_TTL_SECONDS:
-        return hit[0]
-    start = cycle_start(workspace_id)
-    if len(_cycle_starts) > 100_000:
-        _cycle_starts.clear()
-    _cycle_starts[workspace_id] = (start, now)
-    return start
-
-
-def cycle_start_cache_clear() -> None:
-    _cycle_starts.clear()
+    return _cycle_starts.get(workspace_id, load=lambda: cycle_start(workspace_id))

@@ -6,7 +6,10 @@ rows, so they do not queue behind a single row lock (docs/ledger.md).
 """
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -32,10 +35,21 @@ def shards_create(workspace):
     )
 
 
-def workspace_balance(workspace_id):
+def workspace_balance(workspace_id: int) -> int:
     """The balance in micro-credits: the sum of the shards, equal to the ledger's sum."""
     total = BalanceShard.objects.filter(workspace_id=workspace_id).aggregate(s=Sum("balance_micro"))
     return total["s"] or 0
+
+
+def workspace_balances(*, workspace_ids) -> dict[int, int]:
+    """workspace_balance of many workspaces in one query."""
+    rows = (
+        BalanceShard.objects.filter(workspace_id__in=workspace_ids)
+        .values("workspace_id")
+        .annotate(total=Sum("balance_micro"))
+    )
+    found = {row["workspace_id"]: row["total"] for row in rows}
+    return {ws: found.get(ws) or 0 for ws in workspace_ids}
 
 
 def ledger_sum(workspace_id):
@@ -58,65 +72,26 @@ def _add_to_a_shard(workspace_id, amount_micro):
         )
 
 
-# PostgreSQL: the row, its shard and the balance after, in one round trip. The final SUM
-# reads the statement's snapshot, taken before its own UPDATE, so the amount is added.
-_POST_SQL = """
-WITH entry AS (
-  INSERT INTO billing_ledgerentry
-    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-  VALUES (%(ws)s, %(kind)s, %(amount)s, %(reference)s, %(memo)s, %(actor)s, %(at)s)
-  RETURNING id
-), shard AS (
-  UPDATE billing_balanceshard SET balance_micro = balance_micro + %(amount)s
-  WHERE workspace_id = %(ws)s AND shard = %(shard)s AND EXISTS (SELECT 1 FROM entry)
-  RETURNING 1
-)
-SELECT (SELECT id FROM entry), (SELECT count(*) FROM shard),
-       (SELECT COALESCE(SUM(balance_micro), 0) FROM billing_balanceshard
-        WHERE workspace_id = %(ws)s) + %(amount)s
-"""
-
-
-def _post_in_one_statement(fields):
-    """INSERT + shard UPDATE + balance for PostgreSQL, in one round trip."""
-    params = {
-        "ws": fields["workspace_id"], "kind": fields["kind"], "amount": fields["amount_micro"],
-        "reference": fields["reference"], "memo": fields["memo"],
-        "actor": getattr(fields["created_by"], "pk", None), "at": fields["created_at"],
-        "shard": random.randrange(SHARDS),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_POST_SQL, params)
-        entry_id, shards_moved, balance = cursor.fetchone()
-    entry = LedgerEntry(id=entry_id, **fields)
-    if shards_moved != 1:  # a workspace without shards yet: the slow path makes them
-        _add_to_a_shard(fields["workspace_id"], fields["amount_micro"])
-        balance = workspace_balance(fields["workspace_id"])
-    return Posting(entry, True, balance)
-
-
 def ledger_post(
-    *, workspace, kind, amount_micro, reference=None, memo="", actor=None, at=None, savepoint=True
-):
+    *, workspace, kind: str, amount_micro: int, reference: str | None = None, memo: str = "",
+    actor=None, at: datetime | None = None,
+) -> Posting:
     """Insert one ledger row and move the balance, once per `reference`.
 
     Returns a Posting; when the reference was already posted, `created` is False and the
-    existing row is returned, so a retry is harmless.
-
-    savepoint=False is for a caller whose own transaction handles a duplicate (the usage
-    call rolls back and answers the first response): a duplicate reference then raises
-    IntegrityError, and the two round trips of a savepoint are saved on the hot path.
+    existing row is returned, so a retry is harmless. Listeners hear of it after the commit
+    (billing.credits).
     """
     posting = _ledger_post(
         workspace_id=getattr(workspace, "pk", workspace), kind=kind, amount_micro=amount_micro,
-        reference=reference, memo=memo, actor=actor, at=at, savepoint=savepoint,
+        reference=reference, memo=memo, actor=actor, at=at,
     )
     if posting.created:
         credits_changed_on_commit(balances={posting.entry.workspace_id: posting.balance_micro})
     return posting
 
 
-def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at, savepoint):
+def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at):
     fields = dict(
         workspace_id=workspace_id,
         kind=kind,
@@ -126,12 +101,6 @@ def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at
         created_by=actor,
     )
     fields["created_at"] = at or timezone.now()
-    if not savepoint:
-        if connection.vendor == "postgresql":
-            return _post_in_one_statement(fields)
-        entry = LedgerEntry.objects.create(**fields)
-        _add_to_a_shard(workspace_id, entry.amount_micro)
-        return Posting(entry, True, workspace_balance(workspace_id))
     try:
         with transaction.atomic():
             entry = LedgerEntry.objects.create(**fields)
@@ -146,7 +115,7 @@ def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at
     return Posting(entry, True, workspace_balance(workspace_id))
 
 
-def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=True):
+def credits_charge(*, workspace, amount_micro: int, reference: str, memo: str = "") -> Posting:
     """Charge usage once per reference; returns the Posting with the balance after.
 
     Never refuses for lack of credits: the work was already done (docs/api.md).
@@ -157,23 +126,109 @@ def credits_charge(*, workspace, amount_micro, reference, memo="", savepoint=Tru
         amount_micro=-abs(int(amount_micro)),
         reference=reference,
         memo=memo,
-        savepoint=savepoint,
     )
 
 
-def ledger_post_many(entries):
-    """Insert many new LedgerEntry objects at once (a batch of usage), moving each balance.
+class Charge(NamedTuple):
+    """One usage charge for credits_charge_many: `amount_micro` (positive) is taken once per
+    `reference`; `at` dates the ledger row."""
 
-    The portable path (SQLite): on PostgreSQL a batch's ledger rows are part of the usage
-    write itself (usage.pgwrite). The caller guarantees the references are new (usage
-    events are deduplicated first); a duplicate raises IntegrityError and nothing is written.
+    workspace_id: int
+    amount_micro: int
+    reference: str
+    memo: str
+    at: datetime
+
+
+def credits_charge_many(*, charges: Sequence[Charge]) -> dict[str, int]:
+    """Charge many usage references at once; returns {reference: balance after} of those
+    this call posted, the balance running in `charges` order per workspace.
+
+    A reference posted before is skipped (nothing moves). PostgreSQL: one statement
+    (credits_charge_sql, also part of the usage write). Elsewhere: the rows in one bulk
+    insert and one shard update per workspace, in workspace order (two batches never wait
+    on each other in a cycle); a reference posted concurrently raises IntegrityError and
+    nothing is written. Listeners hear of it after the commit (billing.credits).
     """
-    totals = {}
-    for entry in entries:
-        totals[entry.workspace_id] = totals.get(entry.workspace_id, 0) + entry.amount_micro
+    charges = [c for c in charges if c.amount_micro > 0]
+    if not charges:
+        return {}
+    if connection.vendor == "postgresql":
+        posted = _charge_many_in_one_statement(charges)
+    else:
+        posted = _charge_many_portable(charges)
+    last = {}
+    for charge in charges:
+        if charge.reference in posted:
+            last[charge.workspace_id] = posted[charge.reference]
+    credits_changed_on_commit(balances=last)
+    return posted
+
+
+def _charge_many_portable(charges):
     with transaction.atomic():
-        LedgerEntry.objects.bulk_create(entries)
-        # A fixed order of shard updates keeps two batches from deadlocking each other.
+        known = set(
+            LedgerEntry.objects.filter(reference__in=[c.reference for c in charges])
+            .values_list("reference", flat=True)
+        )
+        fresh = [c for c in charges if c.reference not in known]
+        balances = {ws: workspace_balance(ws) for ws in sorted({c.workspace_id for c in fresh})}
+        LedgerEntry.objects.bulk_create([
+            LedgerEntry(workspace_id=c.workspace_id, kind=EntryKind.USAGE, amount_micro=-c.amount_micro,
+                        reference=c.reference, memo=c.memo[:200], created_at=c.at)
+            for c in fresh
+        ])
+        totals, posted = {}, {}
+        for c in fresh:
+            totals[c.workspace_id] = totals.get(c.workspace_id, 0) + c.amount_micro
+            posted[c.reference] = balances[c.workspace_id] - totals[c.workspace_id]
         for workspace_id in sorted(totals):
-            _add_to_a_shard(workspace_id, totals[workspace_id])
-        credits_changed_on_commit(balances={ws: workspace_balance(ws) for ws in sorted(totals)})
+            _add_to_a_shard(workspace_id, -totals[workspace_id])
+    return posted
+
+
+def credits_charge_sql(*, source: str) -> str:
+    """PostgreSQL: the CTEs `entry` and `shard` that charge every row of the relation
+    `source` (columns workspace_id, charge > 0, reference, memo, created_at), for a
+    statement that starts with WITH. A reference posted before is skipped; `entry` returns
+    (workspace_id, amount_micro, reference) of the rows posted, and one random shard per
+    workspace takes their sum, in workspace order, made if missing."""
+    return f"""entry AS (
+  INSERT INTO billing_ledgerentry
+    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
+  SELECT workspace_id, '{EntryKind.USAGE.value}', -charge, reference, memo, NULL, created_at
+  FROM {source} ORDER BY reference
+  ON CONFLICT (reference) DO NOTHING
+  RETURNING workspace_id, amount_micro, reference
+), shard AS (
+  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
+  SELECT workspace_id, floor(random() * {SHARDS})::int, SUM(amount_micro) FROM entry
+  GROUP BY workspace_id ORDER BY workspace_id
+  ON CONFLICT (workspace_id, shard)
+  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
+)"""
+
+
+def credits_balance_sql(*, workspace_id: str) -> str:
+    """PostgreSQL: the balance of the workspace `workspace_id` (an SQL expression) in the
+    statement's snapshot, as a scalar subquery."""
+    return (f"(SELECT COALESCE(SUM(s.balance_micro), 0) FROM billing_balanceshard s "
+            f"WHERE s.workspace_id = {workspace_id})")
+
+
+def _charge_many_in_one_statement(charges):
+    import psycopg
+
+    sql = f"""WITH input AS (
+  SELECT * FROM unnest(%b::int[], %b::bigint[], %b::bigint[], %b::text[], %b::text[],
+                       %b::timestamptz[]) AS i(ord, workspace_id, charge, reference, memo, created_at)
+), {credits_charge_sql(source="input")}
+SELECT i.reference, {credits_balance_sql(workspace_id="i.workspace_id")}
+       - SUM(i.charge) OVER (PARTITION BY i.workspace_id ORDER BY i.ord)
+FROM input i JOIN entry e USING (reference)"""
+    columns = [list(range(len(charges)))] + [list(column) for column in zip(*charges)]
+    columns[4] = [memo[:200] for memo in columns[4]]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, columns, binary=True)
+        return dict(cursor.fetchall())

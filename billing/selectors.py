@@ -155,3 +155,25 @@ def balance_payload(workspace, at=None):
 
 def ledger_recent(workspace, limit=25):
     return list(LedgerEntry.objects.filter(workspace=workspace).order_by("-created_at", "-id")[:limit])
+
+
+def metadata_retention_days(*, workspace_ids) -> dict[int, int]:
+    """{workspace id: days its plan keeps request metadata (0: never stored)}, read now.
+
+    Never cached: a move to a zero-retention plan applies to the very next request.
+    """
+    rows = BillingAccount.objects.filter(workspace_id__in=set(workspace_ids)).values_list(
+        "workspace_id", "plan__metadata_retention_days"
+    )
+    found = dict(rows)
+    return {ws: found.get(ws) or 0 for ws in workspace_ids}
+
+
+def metadata_retention_sql(*, workspace_id: str) -> str:
+    """PostgreSQL: metadata_retention_days of the workspace `workspace_id` (an SQL
+    expression) as a scalar subquery, read in the writing statement's own snapshot."""
+    return (
+        "COALESCE((SELECT p.metadata_retention_days FROM billing_billingaccount a"
+        " JOIN billing_plan p ON p.id = a.plan_id"
+        f" WHERE a.workspace_id = {workspace_id}), 0)"
+    )

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from billing.cycles import cycle_start_cache_clear
+from config.ttlcache import ttl_caches_clear
 from pricing.catalog import catalog_forget_local
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
@@ -40,7 +40,7 @@ def _fast_and_clean(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # rate limits and cached keys never leak from one test into the next
     catalog_forget_local()
-    cycle_start_cache_clear()
+    ttl_caches_clear()  # keys and cycle starts looked up by an earlier test
     yield
 
 

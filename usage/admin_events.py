@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from usage.models import DailyUsage, UnpricedUsageEvent, UsageEvent
 from config.api import ApiError
 from config.admin import ReadOnlyAdmin
-from usage.services import unpriced_event_charge
+from usage.repricing import unpriced_event_charge
 
 
 @admin.register(UsageEvent)

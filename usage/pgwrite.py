@@ -1,23 +1,26 @@
 """PostgreSQL: any number of new usage events written, charged and answered by ONE statement.
 
-Every write of usage events on PostgreSQL comes here: one event, a batch of up to 1000, or
-the single events of concurrent requests gathered by usage.groupcommit. One statement is
-atomic on its own, so in autocommit it needs no BEGIN/COMMIT round trips, and the cost of a
-round trip, a commit and a WAL flush is shared by every event in it. A write of one event
-uses a lighter statement of its own (_ONE_SQL, same rules, a third of the server's time);
-everything else, _SQL.
+Every write of usage events on PostgreSQL comes here: one event or a batch of up to 1000.
+One statement is atomic on its own, so in autocommit it needs no BEGIN/COMMIT round trips,
+and the cost of a round trip, a commit and a WAL flush is shared by every event in it. A
+write of one event uses a lighter statement of its own (_ONE_SQL, same rules); everything
+else, _SQL.
 
 What _SQL does, in order:
 - `fresh`: the events not stored yet in the statement's snapshot;
-- `priced`: each one's balance after its charge: the workspace's shards summed, minus the
-  running total of the group's charges of that workspace (in the order the events came);
+- `priced`: each one's balance after its charge: the workspace's balance
+  (billing.ledger.credits_balance_sql) minus the running total of the group's charges of
+  that workspace (in the order the events came);
 - `ev`: inserts them in (workspace, event id) order with ON CONFLICT DO NOTHING, the
-  stored first response carrying that balance (formatted like billing.money.format_credits);
+  stored first response carrying that balance (formatted like billing.money.format_credits)
+  and the metadata only when the plan keeps it, read in this very statement
+  (billing.selectors.metadata_retention_sql): a move to zero retention applies at once;
   an in-flight twin from another process makes our insert wait for its commit and then
   skip the row;
-- only for the rows `ev` really inserted: one ledger row each (`usage:<ws>:<id>` is
-  unique), one shard upsert per workspace (in workspace order) and one key-spend upsert per
-  key and cycle (in key order), so two statements always take row locks in the same order.
+- only for the rows `ev` really inserted: the charges, with billing's SQL
+  (billing.ledger.credits_charge_sql: a ledger row each, one shard per workspace), and the
+  key spends, with apikeys' SQL (apikeys.services.key_spends_sql), each in a fixed order so
+  two statements always take row locks in the same order.
 The caller gets back which events were written and the balance each answer shows; an event
 that was not written was recorded by someone else first, and its stored answer is read by
 `stored_answers`.
@@ -25,14 +28,20 @@ that was not written was recorded by someone else first, and its stored answer i
 
 import functools
 import json
-import random
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
-from billing.ledger import SHARDS
-from billing.models import EntryKind
+from apikeys.services import key_spends_sql
+from billing.credits import credits_changed_on_commit
+from billing.cycles import cycle_start_cached
+from billing.ledger import credits_balance_sql, credits_charge_sql
+from billing.money import format_credits
+from billing.selectors import metadata_retention_sql
 from usage.models import UsageEvent
+from usage.preparing import PreparedEvent, event_replayed, event_response, event_row
+from usage.retries import with_retries
 
 # Every parameter has an explicit type (_SQL's are arrays of these). Text, not varchar(n):
 # an explicit cast to varchar(n) would truncate silently, an assignment to the column
@@ -45,7 +54,7 @@ _TYPES = {
 # Per-event values the statement needs besides the event's own columns.
 _EXTRA = [
     ("ord", "int"), ("charge", "bigint"), ("reference", "text"), ("memo", "text"),
-    ("shard", "int"), ("cycle", "timestamptz"), ("has_balance", "boolean"),
+    ("cycle", "timestamptz"), ("has_balance", "boolean"),
 ]
 
 _SQL = """
@@ -59,14 +68,15 @@ WITH input AS (
   )
 ), bal AS (
   -- One index lookup per workspace of the statement (a join could scan every shard).
-  SELECT w.workspace_id, (
-    SELECT SUM(s.balance_micro) FROM billing_balanceshard s WHERE s.workspace_id = w.workspace_id
-  ) AS micro
+  SELECT w.workspace_id, {balance} AS micro
   FROM (SELECT DISTINCT workspace_id FROM fresh) w
+), kept AS (
+  SELECT w.workspace_id, {retention} AS days
+  FROM (SELECT DISTINCT workspace_id FROM fresh WHERE metadata IS NOT NULL) w
 ), priced AS (
-  SELECT f.*, COALESCE(b.micro, 0)
-              - SUM(f.charge) OVER (PARTITION BY f.workspace_id ORDER BY f.ord) AS balance_after
-  FROM fresh f LEFT JOIN bal b USING (workspace_id)
+  SELECT f.*, b.micro - SUM(f.charge) OVER (PARTITION BY f.workspace_id ORDER BY f.ord)
+              AS balance_after, COALESCE(k.days, 0) AS days
+  FROM fresh f JOIN bal b USING (workspace_id) LEFT JOIN kept k USING (workspace_id)
 ), ev AS (
   INSERT INTO usage_usageevent ({columns})
   SELECT {values} FROM priced
@@ -74,25 +84,10 @@ WITH input AS (
   ON CONFLICT (workspace_id, event_id) DO NOTHING
   RETURNING workspace_id, event_id
 ), charged AS (
-  SELECT p.* FROM priced p JOIN ev USING (workspace_id, event_id) WHERE p.charge > 0
-), entry AS (
-  INSERT INTO billing_ledgerentry
-    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-  SELECT workspace_id, '{usage}', -charge, reference, memo, NULL, received_at
-  FROM charged ORDER BY reference
-), shard AS (
-  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
-  SELECT workspace_id, MIN(shard), -SUM(charge) FROM charged
-  GROUP BY workspace_id ORDER BY workspace_id
-  ON CONFLICT (workspace_id, shard)
-  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
-), spend AS (
-  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
-  SELECT key_id, cycle, SUM(charge) FROM charged
-  GROUP BY key_id, cycle ORDER BY key_id, cycle
-  ON CONFLICT (key_id, cycle_start)
-  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
-)
+  SELECT p.workspace_id, p.charge, p.reference, p.memo, p.received_at AS created_at,
+         p.key_id, p.cycle
+  FROM priced p JOIN ev USING (workspace_id, event_id) WHERE p.charge > 0
+), {charge}, {spend}
 SELECT p.ord, p.balance_after FROM priced p JOIN ev USING (workspace_id, event_id)
 """
 
@@ -104,39 +99,34 @@ def _balance_set(response):
             "to_jsonb(round(balance_after::numeric / 1000000, 6)::text))")
 
 
+def _kept(metadata, days):
+    """SQL: (metadata, metadata_expires_at) as stored under a retention of `days`."""
+    return (f"CASE WHEN {days} > 0 THEN {metadata} END",
+            f"CASE WHEN {metadata} IS NOT NULL AND {days} > 0"
+            f" THEN received_at + make_interval(days => {days}) END")
+
+
 # One event: the same rules with scalar parameters. Everything after the event INSERT reads
 # FROM its RETURNING, so a replay or a concurrent twin writes nothing at all.
 _ONE_SQL = """
 WITH bal AS (
-  SELECT COALESCE(SUM(balance_micro), 0) - %(charge)s::bigint AS balance_after
-  FROM billing_balanceshard WHERE workspace_id = %(f_workspace_id)s::bigint
+  SELECT {balance} - %(charge)s::bigint AS balance_after, {retention} AS days,
+         %(f_received_at)s::timestamptz AS received_at
 ), ev AS (
   INSERT INTO usage_usageevent ({columns})
   SELECT {values} FROM bal
   ON CONFLICT (workspace_id, event_id) DO NOTHING
   RETURNING id
-), entry AS (
-  INSERT INTO billing_ledgerentry
-    (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
-  SELECT %(f_workspace_id)s::bigint, '{usage}', -%(charge)s::bigint, %(reference)s::text,
-         %(memo)s::text, NULL, %(f_received_at)s::timestamptz
+), charged AS (
+  SELECT %(f_workspace_id)s::bigint AS workspace_id, %(charge)s::bigint AS charge,
+         %(reference)s::text AS reference, %(memo)s::text AS memo,
+         %(f_received_at)s::timestamptz AS created_at, %(f_key_id)s::bigint AS key_id,
+         %(cycle)s::timestamptz AS cycle
   FROM ev WHERE %(charge)s::bigint > 0
-  RETURNING id
-), shard AS (
-  INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
-  SELECT %(f_workspace_id)s::bigint, %(shard)s::int, -%(charge)s::bigint FROM entry
-  ON CONFLICT (workspace_id, shard)
-  DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
-  RETURNING 1
-), spend AS (
-  INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro)
-  SELECT %(f_key_id)s::bigint, %(cycle)s::timestamptz, %(charge)s::bigint FROM entry
-  ON CONFLICT (key_id, cycle_start)
-  DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro
-  RETURNING 1
-)
+), {charge}, {spend}
 SELECT 0, (SELECT balance_after FROM bal) FROM ev
 """
+
 
 class EventWrite(NamedTuple):
     """One event to write: its column values by attname (`row`; its `response` is the first
@@ -162,6 +152,16 @@ def _one_params():
     return tuple((f"f_{f.attname}", f.attname, _is_json(f)) for f in _fields())
 
 
+def _owned_sql():
+    """The parts of both statements that other apps own: reading the balance and the
+    retention, charging, adding key spends."""
+    return dict(
+        charge=credits_charge_sql(source="charged"),
+        # Key spends only for the charges billing really posted.
+        spend=key_spends_sql(source="(SELECT c.* FROM charged c JOIN entry USING (reference)) posted"),
+    )
+
+
 @functools.cache
 def _sql():
     """_SQL for this model's columns (made once)."""
@@ -171,34 +171,83 @@ def _sql():
     types += ["text" if _is_json(f) else _TYPES[f.get_internal_type()] for f in fields]
     names = [n for n, _t in _EXTRA] + [f.column for f in fields]
     values = [f"{f.column}::jsonb" if _is_json(f) else f.column for f in fields]
-    values[_response_index()] = (
+    values[_index("response")] = (
         f"CASE WHEN has_balance THEN {_balance_set('response::jsonb')} ELSE response::jsonb END"
     )
+    values[_index("metadata")], values[_index("metadata_expires_at")] = _kept("metadata::jsonb", "days")
     return _SQL.format(
         arrays=", ".join(f"%b::{t}[]" for t in types),
         names=", ".join(names),
         columns=", ".join(f.column for f in fields),
         values=", ".join(values),
-        usage=EntryKind.USAGE.value,
+        balance=credits_balance_sql(workspace_id="w.workspace_id"),
+        retention=metadata_retention_sql(workspace_id="w.workspace_id"),
+        **_owned_sql(),
     )
 
 
 @functools.cache
-def _one_sql(has_balance):
-    """_ONE_SQL for this model's columns, with or without a balance in the answer."""
+def _one_sql(has_balance, has_metadata):
+    """_ONE_SQL for this model's columns, with or without a balance in the answer and
+    metadata to keep."""
     fields = _fields()
     values = [f"%(f_{f.attname})s::{_TYPES[f.get_internal_type()]}" for f in fields]
     if has_balance:
-        values[_response_index()] = _balance_set(values[_response_index()])
+        values[_index("response")] = _balance_set(values[_index("response")])
+    values[_index("metadata")], values[_index("metadata_expires_at")] = _kept(
+        values[_index("metadata")], "days")
+    workspace = "%(f_workspace_id)s::bigint"
     return _ONE_SQL.format(
         columns=", ".join(f.column for f in fields),
         values=", ".join(values),
-        usage=EntryKind.USAGE.value,
+        balance=credits_balance_sql(workspace_id=workspace),
+        retention=metadata_retention_sql(workspace_id=workspace) if has_metadata else "0",
+        **_owned_sql(),
     )
 
 
-def _response_index():
-    return [f.column for f in _fields()].index("response")
+def _index(column):
+    return [f.column for f in _fields()].index(column)
+
+
+def events_record_pg(prepared: Sequence[PreparedEvent]) -> None:
+    """Write events of distinct (workspace, id) in one statement; fills each one's `result`,
+    the stored first answer for those recorded before. Listeners of billing.credits hear of
+    the charges once they commit (at once in autocommit, before anyone is answered)."""
+    items = []
+    for p in prepared:
+        p.result = event_response(p, balance_micro=0)  # the statement fills the balance in
+        items.append(EventWrite(
+            row=event_row(p, p.result, retention_days=None),
+            charge=p.charged_micro,
+            reference=p.reference,
+            memo=p.memo,
+            cycle=cycle_start_cached(p.workspace_id) if p.charged_micro > 0 else None,
+        ))
+    in_transaction = connection.in_atomic_block
+
+    def work():
+        # Inside a caller's transaction a savepoint, so a deadlock can be retried.
+        if in_transaction:
+            with transaction.atomic():
+                return events_write(items)
+        return events_write(items)
+
+    written = with_retries(work)
+    # The balance after each workspace's last charge (events are priced in order).
+    credits_changed_on_commit(balances={
+        prepared[index].workspace_id: balance
+        for index, balance in sorted(written.items()) if prepared[index].charged_micro > 0
+    })
+    missing = []
+    for index, p in enumerate(prepared):
+        if index not in written:
+            missing.append(p)
+        elif "balance" in p.result.body:
+            p.result.body["balance"] = format_credits(written[index])
+    stored = stored_answers({(p.workspace_id, p.event_id) for p in missing})
+    for p in missing:
+        p.result = event_replayed(p, stored.get((p.workspace_id, p.event_id)))
 
 
 def events_write(items):
@@ -208,17 +257,12 @@ def events_write(items):
 
     if len(items) == 1:
         return _one_write(items[0])
-    shards = {}  # one random shard per workspace and statement
-    for item in items:
-        if item.row.workspace_id not in shards:
-            shards[item.row.workspace_id] = random.randrange(SHARDS)
     rows = [item.row for item in items]
     columns = [
         list(range(len(items))),
         [item.charge for item in items],
         [item.reference for item in items],
         [item.memo for item in items],
-        [shards[row.workspace_id] for row in rows],
         [item.cycle for item in items],
         ["balance" in row.response for row in rows],
     ]
@@ -240,10 +284,7 @@ def _one_write(item):
     from psycopg.types.json import Jsonb
 
     row = item.row
-    params = {
-        "charge": item.charge, "reference": item.reference, "memo": item.memo,
-        "shard": random.randrange(SHARDS), "cycle": item.cycle,
-    }
+    params = {"charge": item.charge, "reference": item.reference, "memo": item.memo, "cycle": item.cycle}
     for name, attname, is_json in _one_params():
         value = getattr(row, attname)
         params[name] = Jsonb(value) if is_json and value is not None else value
@@ -251,7 +292,8 @@ def _one_write(item):
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         # Server-side binding, prepared once per connection: every parameter has an explicit
         # type, so none is ever narrowed to what the first value looked like.
-        cursor.execute(_one_sql("balance" in row.response), params, prepare=True)
+        sql = _one_sql("balance" in row.response, row.metadata is not None)
+        cursor.execute(sql, params, prepare=True)
         return dict(cursor.fetchall())
 
 

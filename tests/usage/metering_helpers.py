@@ -13,7 +13,6 @@ from apikeys.services import key_create, service_token_create
 from billing.ledger import ledger_sum, workspace_balance
 from billing.models import EntryKind, LedgerEntry
 from tests.factories import give_credits
-from usage import services as usage_services
 
 USAGE = "/api/v1/gateway/usage"
 
@@ -26,8 +25,6 @@ __all__ = [
 @pytest.fixture(autouse=True)
 def _metering_clean():
     keycache.cache_clear()
-    usage_services._key_cache.clear()
-    usage_services._retention_cache.clear()
     yield
 
 

@@ -154,7 +154,7 @@ def test_concurrent_charges_on_one_workspace_lose_no_update(api_key, workspace, 
     answers = _post_many_at_once([event(key, f"par_{i}", quantity={"pages": 1}) for i in range(16)], service_secret)
     assert all(a.status_code == 200 for a in answers)
     assert balance_of(workspace) == before - 32 * MICRO
-    # One process writes its concurrent events in turn (usage.groupcommit), so each answer
-    # shows the balance right after its own charge: 16 different steps of 2 credits.
-    shown = sorted(Decimal(a.json()["balance"]) * MICRO for a in answers)
-    assert shown == [before - 2 * MICRO * k for k in range(16, 0, -1)]
+    # Each answer shows the balance after its own charge as its statement saw it: charges
+    # committing at the same moment may not be in it yet, but its own always is.
+    shown = [Decimal(a.json()["balance"]) * MICRO for a in answers]
+    assert all(before - 32 * MICRO <= value <= before - 2 * MICRO for value in shown)

@@ -89,7 +89,7 @@ def test_a_failing_query_raises_and_writes_nothing(api_key, monkeypatch):
 
 def test_staff_pricing_an_unpriced_event_moves_it_to_its_charge_day(api_key, workspace):
     from pricing.models import Price
-    from usage.services import unpriced_event_charge
+    from usage.repricing import unpriced_event_charge
 
     key, _ = api_key
     received = timezone.now() - timedelta(days=3)
