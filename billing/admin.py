@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from billing.forms import AdjustmentForm, BillingAccountAdminForm, PlanAdminForm
+from billing.payment_admin import CreditNoteInline, refund_invoices
 from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, EntryKind, Invoice, InvoiceLine, LedgerEntry, Plan
 from billing.money import credits_to_micro, format_credits
@@ -136,7 +137,8 @@ class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "workspace", "issued_on", "total_cents", "status"]
     list_filter = ["status"]
     search_fields = ["number", "workspace__slug"]
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, CreditNoteInline]
+    actions = [refund_invoices]
     readonly_fields = ["number", "workspace", "issued_on", "period_start", "period_end", "cycle", "reference",
                        "subtotal_cents", "discount_cents", "total_cents", "currency", "memo", "created_at", "paid_at"]
 
@@ -152,3 +154,6 @@ class InvoiceAdmin(admin.ModelAdmin):
 
             obj.paid_at = timezone.now()
         super().save_model(request, obj, form, change)
+
+
+from billing import admin_plans  # noqa: E402,F401  (registers the paid side's admin pages)

@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from billing.cycles import cycle_bounds, cycle_open
@@ -161,7 +162,26 @@ def cycle_close_locked(
         )
     cycle.closed_at = now
     cycle.save(update_fields=["end", "closed_at"])
+    if invoice is not None and invoice.status == InvoiceStatus.OPEN:
+        _collect_announce(account, cycle)
     return CloseResult(cycle, True, expire, settle, invoice, None, lines)
+
+
+# Sent inside the close's transaction when its invoice is open and someone other than the
+# customer collects it; billing.receivers enqueues the collecting job once the close commits.
+cycle_invoice_opened = Signal()  # cycle_id, how: "stripe_invoice" | "card"
+
+
+def _collect_announce(account: BillingAccount, cycle: BillingCycle) -> None:
+    """A Stripe invoice for the overage of a subscription's cycle, or an off-session charge
+    under pay-as-you-go; prepaid usage beyond the balance and staff-set fees wait for Pay now."""
+    if account.fee_billed_by_stripe:
+        how = "stripe_invoice"
+    elif account.billing_mode == BillingMode.PAY_AS_YOU_GO:
+        how = "card"
+    else:
+        return
+    cycle_invoice_opened.send(sender=BillingCycle, cycle_id=cycle.pk, how=how)
 
 
 def cycle_close(*, cycle_id: int, at: datetime | None = None) -> CloseResult:
@@ -184,6 +204,8 @@ def cycle_close(*, cycle_id: int, at: datetime | None = None) -> CloseResult:
         if account.scheduled_plan_id:
             account.plan = account.scheduled_plan
             account.scheduled_plan = None
+            if not account.plan.price_cents:  # a subscription cancelled at the period's end
+                account.fee_billed_by_stripe = account.payment_past_due = False
             if account.billing_mode != BillingMode.PAY_AS_YOU_GO or account.plan.overage_allowed:
                 account.overage_limit = account.plan.default_overage_limit
             account.save()

@@ -49,7 +49,8 @@ def cycle_open(*, account: BillingAccount, start: datetime, end: datetime) -> Bi
         defaults={"end": end, "plan": account.plan},
     )
     included = account.included_credits
-    if included:
+    # A plan whose fee Stripe bills grants when Stripe reports the invoice paid (invoice.paid).
+    if included and not account.fee_billed_by_stripe:
         # Dated at the cycle's start, so a late close grants into the right cycle.
         ledger_post(
             workspace=account.workspace_id, kind=EntryKind.INCLUDED_GRANT,

@@ -79,3 +79,53 @@ class AdjustmentForm(forms.Form):
         if value == Decimal(0):
             raise forms.ValidationError("An adjustment of zero credits changes nothing.")
         return value
+
+
+class SalesRequestForm(forms.Form):
+    company = forms.CharField(max_length=120, label="Company")
+    volume = forms.CharField(
+        max_length=120, label="Expected monthly volume",
+        help_text="For example: 2 million pages, or USD 20,000 of usage.",
+    )
+    message = forms.CharField(
+        max_length=4000, label="What do you need?", widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Compliance, deployment, rate limits, volume pricing…",
+    )
+
+
+class AutoRechargeForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Recharge automatically")
+    threshold = forms.IntegerField(
+        min_value=0, max_value=1_000_000, label="When the balance falls below (credits)",
+    )
+    amount_usd = forms.DecimalField(
+        min_value=5, max_value=10_000, max_digits=7, decimal_places=2, label="Add (USD)",
+        help_text="USD 5 to 10,000; 1 credit = USD 0.01.",
+    )
+    monthly_cap = forms.IntegerField(min_value=1, max_value=100, label="At most, per calendar month (UTC)")
+
+
+class BuyCreditsForm(forms.Form):
+    """A pack (its credits) or any amount in US dollars, USD 5 to 10,000."""
+
+    pack = forms.IntegerField(required=False, min_value=1)
+    amount_usd = forms.DecimalField(required=False, min_value=5, max_value=10_000, decimal_places=2,
+                                    label="Amount (USD)")
+    save_card = forms.BooleanField(required=False, label="Keep this card for later payments")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("pack"):
+            data["credits"] = data["pack"]
+        elif data.get("amount_usd") is not None:
+            data["credits"] = int(data["amount_usd"] * 100)  # 1 credit = 1 US cent
+        else:
+            raise forms.ValidationError("Choose a pack or enter an amount from USD 5 to USD 10,000.")
+        return data
+
+    def error_sentence(self):
+        if "amount_usd" in self.errors:
+            return "Enter an amount from USD 5 to USD 10,000, in dollars and cents."
+        return "Choose a pack or enter an amount from USD 5 to USD 10,000."

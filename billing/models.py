@@ -86,6 +86,9 @@ class BillingAccount(models.Model):
         default=False,
         help_text="A Stripe subscription invoices the plan fee itself; cycle closes leave it out.",
     )
+    payment_past_due = models.BooleanField(
+        default=False, help_text="The Stripe subscription is past due: no overage until it is paid.",
+    )
     volume_tiers = models.JSONField(
         default=list, blank=True,
         help_text='e.g. [{"above": 1000000, "discount_percent": "10"}] (credits per cycle).',
@@ -130,6 +133,8 @@ class BillingAccount(models.Model):
         """
         if not self.may_overspend:
             return None
+        if self.payment_past_due:
+            return 0  # docs/design.md: while a subscription is past due the overage limit is 0
         if self.overage_limit is not None:
             return self.overage_limit
         if self.plan.default_overage_limit is not None:
@@ -304,3 +309,14 @@ class InvoiceLine(models.Model):
 
     def __str__(self):
         return self.description
+
+
+# The paid side of plans lives in its own module (kept under the file-size limit).
+from billing.models_plans import (  # noqa: E402,F401
+    AutoRecharge, RechargeAttempt, RechargeStatus, SalesRequest, Subscription,
+)
+# Payment records live in their own module; importing them here registers them with Django.
+from billing.payment_models import (  # noqa: E402,F401
+    CreditNote, CreditNoteKind, CreditPack, Payment, PaymentCustomer, PaymentKind, PaymentStatus,
+    SandboxObject, SavedCard, WebhookEvent, WebhookStatus,
+)

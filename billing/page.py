@@ -1,9 +1,17 @@
 """What the Billing page shows: plan, balance, cycle, movements, and which actions the
 viewer may take (owners and admins only)."""
 
-from billing.models import BillingMode, EntryKind, Plan
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+
+from billing.cards import workspace_card
+from billing.models import AutoRecharge, BillingMode, CreditPack, EntryKind, Plan, RechargeAttempt, Subscription
+from billing.recharge import recharges_this_month
 from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
+from billing.subscriptions import ENDED
 
 
 def _plan_limits(plan, account=None):
@@ -26,17 +34,50 @@ def _plan_limits(plan, account=None):
     ]
 
 
+RECHARGE_ATTEMPTS_SHOWN = 50
+
+# usage draws charts from its roll-ups, and billing may not import usage (docs/architecture.md):
+# usage registers the function when it loads.
+_consumption_chart = None
+
+
+def consumption_chart_register(function):
+    """`function(workspace, *, start, end)` → a plotly figure dict of credits used per day, or None."""
+    global _consumption_chart
+    _consumption_chart = function
+
+
+def _cycle_chart(workspace, cycle):
+    """Every day of the current cycle (days still to come are empty), so the bars show where
+    in the cycle the workspace is."""
+    if _consumption_chart is None:
+        return None
+    return _consumption_chart(workspace, start=cycle.start.date(), end=(cycle.end - timedelta(microseconds=1)).date())
+
+
+def _auto_recharge_context(workspace, account):
+    settings = AutoRecharge.objects.filter(workspace=workspace).first() or AutoRecharge(workspace=workspace)
+    return {
+        "auto_recharge": settings,
+        "auto_recharge_amount_usd": str(Decimal(settings.amount_credits) / 100),
+        "auto_recharge_offered": not account.may_overspend,
+        "recharge_attempts": list(RechargeAttempt.objects.filter(workspace=workspace)[:RECHARGE_ATTEMPTS_SHOWN]),
+        "recharges_this_month": recharges_this_month(workspace.pk),
+    }
+
+
 def billing_page_context(membership):
     workspace = membership.workspace
     summary = balance_summary(workspace)
     account = summary.account
     can_manage = membership.is_manager
+    subscription = Subscription.objects.filter(workspace=workspace).exclude(status__in=ENDED).first()
     options = []
     for plan in Plan.objects.filter(is_public=True).exclude(pk=account.plan_id):
         upgrade = plan_rank(plan) > plan_rank(account.plan)
         options.append({
             "plan": plan, "upgrade": upgrade, "contact_sales": plan.price_is_custom,
-            "needs_card": upgrade and bool(plan.price_cents) and not workspace_has_saved_card(workspace),
+            "checkout": upgrade and bool(plan.price_cents) and subscription is None,
             "scheduled": account.scheduled_plan_id == plan.pk,
         })
     return {
@@ -53,6 +94,12 @@ def billing_page_context(membership):
         "limit_editable": can_manage and account.may_overspend and not account.plan.price_is_custom,
         "overage_limit_max": overage_limit_max(account),
         "has_card": workspace_has_saved_card(workspace),
+        "card": workspace_card(workspace),
+        "packs": list(CreditPack.objects.filter(is_active=True)),
+        "sandbox": settings.PAYMENTS_SANDBOX,
         "recent_invoices": list(workspace.invoices.order_by("-issued_on", "-number")[:3]),
         "entry_kinds": EntryKind,
+        "chart": _cycle_chart(workspace, summary.cycle),
+        "subscription": subscription,
+        **_auto_recharge_context(workspace, account),
     }

@@ -1,6 +1,10 @@
+from functools import partial
+
 from allauth.account.signals import email_confirmed
+from django.db import transaction
 from django.dispatch import receiver
 
+from billing.closing import cycle_invoice_opened
 from teams.signals import workspace_created
 
 
@@ -18,3 +22,22 @@ def give_signup_bonus(sender, request=None, email_address=None, **kwargs):
     from billing.services import signup_bonus_grant
 
     signup_bonus_grant(email_address.user)
+
+
+def auto_recharge_listener(*, balances):
+    """A billing.credits listener (after every committed ledger write, on the usage hot path):
+    a balance below its workspace's threshold enqueues one recharge job; never Stripe here."""
+    from billing.recharge import recharge_due
+    from billing.tasks import auto_recharge_run
+
+    for workspace_id, balance_micro in balances.items():
+        if recharge_due(workspace_id=workspace_id, balance_micro=balance_micro):
+            transaction.on_commit(partial(auto_recharge_run.delay, workspace_id))
+
+
+@receiver(cycle_invoice_opened)
+def collect_cycle_invoice(sender, cycle_id, how, **kwargs):
+    """After the close commits: charge or invoice its open invoice (billing.stripe_invoices)."""
+    from billing.tasks import cycle_invoice_collect
+
+    transaction.on_commit(partial(cycle_invoice_collect.delay, cycle_id, how))

@@ -7,7 +7,7 @@ from django.db.models import Q, Sum
 
 from billing.cycles import CycleWindow, cycle_current
 from billing.ledger import workspace_balance
-from billing.models import BillingAccount, EntryKind, LedgerEntry
+from billing.models import AutoRecharge, BillingAccount, EntryKind, LedgerEntry, SavedCard
 from billing.money import MICRO, format_credits
 from teams.models import Workspace
 
@@ -46,9 +46,9 @@ def spend_state(workspace_id: int) -> SpendState:
 
 
 def workspace_has_saved_card(workspace: Workspace) -> bool:
-    """Whether the workspace has a saved card. The payments issue adds payment methods;
-    until then nobody has one, so pay-as-you-go and paid upgrades are refused."""
-    return False
+    """Whether a card is on file (saved through Checkout, billing.cards): pay-as-you-go,
+    paid plans and auto-recharge charge it."""
+    return SavedCard.objects.filter(workspace_id=getattr(workspace, "pk", workspace), removed_at__isnull=True).exists()
 
 
 def _sum(queryset):
@@ -125,8 +125,15 @@ def _iso(moment):
 
 
 def auto_recharge_payload(workspace: Workspace) -> dict:
-    """The balance API's auto_recharge object. The payments issue adds the settings."""
-    return {"enabled": False, "threshold": None, "amount": None}
+    """The balance API's `auto_recharge` object: whole credits as strings, null when never set."""
+    settings = AutoRecharge.objects.filter(workspace_id=workspace.pk).first()
+    if settings is None:
+        return {"enabled": False, "threshold": None, "amount": None}
+    return {
+        "enabled": settings.enabled,
+        "threshold": str(settings.threshold_credits),
+        "amount": str(settings.amount_credits),
+    }
 
 
 def balance_payload(workspace: Workspace, *, at: datetime | None = None) -> dict:

@@ -119,13 +119,14 @@ class PlanChange:
 
 def plan_change(
     *, workspace: Workspace, plan: Plan, actor: User | None = None, by_staff: bool = False,
-    now: datetime | None = None,
+    billed_by_stripe: bool | None = None, now: datetime | None = None,
 ) -> PlanChange:
     """Upgrade at once (the cycle closes early as a normal close; a new one starts with the
     new plan's full fee and included credits), or schedule a downgrade for the cycle's end.
 
-    Customers cannot pick a paid plan before the payments issue adds a saved card, nor
-    enterprise (staff set it); staff (`by_staff=True`, the admin) may set any plan.
+    Customers pick paid plans through a Stripe subscription (billing.subscriptions calls this
+    with billed_by_stripe=True once Stripe has it), never enterprise (staff set it); staff
+    (`by_staff=True`, the admin) may set any plan. billed_by_stripe=None keeps the account's.
     """
     now = now or timezone.now()
     _require_manager(workspace, actor)
@@ -142,28 +143,34 @@ def plan_change(
                 raise BillingError(f"{plan.name} terms are set up with our sales team; contact us to move to {plan.name}.")
             if not plan.is_public:
                 raise BillingError(f"{plan.name} is not offered; pick a plan listed on the Billing page.")
-            if upgrade and plan.price_cents and not workspace_has_saved_card(workspace):
-                raise BillingError(
-                    f"Save a card first: {plan.name} costs {_usd(plan.price_cents)} a month, "
-                    "charged to a saved card."
-                )
+            if upgrade and plan.price_cents and billed_by_stripe is None:
+                raise BillingError(f"{plan.name} starts through checkout; use Upgrade on the Billing page.")
         if not upgrade:
             account.scheduled_plan = plan
             account.save(update_fields=["scheduled_plan", "updated_at"])
             cycle = _open_cycle_row(account, now)
             return PlanChange("scheduled", plan, cycle.end if cycle else now)
 
-        cycle = _open_cycle_row(account, now)
-        if cycle is not None:
-            cycle_close_locked(account=account, cycle=cycle, boundary=now, now=now)
-        account.plan = plan
-        account.scheduled_plan = None
-        account.cycle_anchor_day = now.day
-        if account.billing_mode != BillingMode.PAY_AS_YOU_GO or plan.overage_allowed:
-            account.overage_limit = plan.default_overage_limit
-        account.save()
-        cycle_open(account=account, start=now, end=cycle_bounds(now.day, now)[1])
+        plan_switch_now(account=account, plan=plan, now=now, billed_by_stripe=billed_by_stripe)
         return PlanChange("upgraded", plan, now)
+
+
+def plan_switch_now(*, account, plan, now, billed_by_stripe=None):
+    """Close the open cycle at `now` (a normal close) and start a new one on `plan`. The
+    caller holds the account's lock. Upgrades and the end of a subscription use it."""
+    cycle = _open_cycle_row(account, now)
+    if cycle is not None:
+        cycle_close_locked(account=account, cycle=cycle, boundary=now, now=now)
+    account.plan = plan
+    account.scheduled_plan = None
+    account.cycle_anchor_day = now.day
+    if billed_by_stripe is not None:
+        account.fee_billed_by_stripe = billed_by_stripe
+        account.payment_past_due = False
+    if account.billing_mode != BillingMode.PAY_AS_YOU_GO or plan.overage_allowed:
+        account.overage_limit = plan.default_overage_limit
+    account.save()
+    return cycle_open(account=account, start=now, end=cycle_bounds(now.day, now)[1])
 
 
 def _open_cycle_row(account, now):

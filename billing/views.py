@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from billing import services
-from billing.forms import BillingModeForm, OverageLimitForm, PlanChoiceForm
+from billing.forms import BillingModeForm, OverageLimitForm
 from billing.page import billing_page_context
 from billing.pdf import invoice_pdf
 from config.flash import refusal_flashed
@@ -28,34 +28,6 @@ def invoice_download(request, number):
     response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
     return response
-
-
-@manager_required
-@require_POST
-def plan_change(request):
-    form = PlanChoiceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose one of the plans listed.")
-        return redirect("billing")
-    plan = form.cleaned_data["plan"]
-    with refusal_flashed(request):
-        change = services.plan_change(workspace=request.workspace, plan=plan, actor=request.user)
-        if change.kind == "upgraded":
-            said = f"{request.workspace.name} is now on {plan.name}; a new cycle started with its credits."
-        else:
-            said = (f"{request.workspace.name} moves to {plan.name} on {change.effective_at:%d %b %Y}. "
-                    "You can cancel this until then.")
-        messages.success(request, said)
-    return redirect("billing")
-
-
-@manager_required
-@require_POST
-def downgrade_cancel(request):
-    with refusal_flashed(request):
-        plan = services.downgrade_cancel(workspace=request.workspace, actor=request.user)
-        messages.success(request, f"Cancelled the move to {plan.name}; your plan stays as it is.")
-    return redirect("billing")
 
 
 @manager_required

@@ -16,6 +16,10 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.close_due_cycles",
         "schedule": crontab(minute=5),  # hourly: a cycle closes within the hour it ends
     },
+    "card-expiry-reminders": {
+        "task": "billing.tasks.cards_expiry_notify",
+        "schedule": crontab(hour=9, minute=15),  # daily; each card's reminder is sent once
+    },
     "rollup-usage": {
         "task": "usage.tasks.rollup_usage",
         "schedule": crontab(minute="*/10"),

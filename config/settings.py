@@ -189,6 +189,8 @@ ACCOUNT_RATE_LIMITS = {
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Meterdesk <no-reply@meterdesk.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in mails that jobs send (no request to take the host from): a failed recharge, ...
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 EMAIL_URL = env_url("EMAIL_URL", {"smtp", "smtps", "submission"})
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 if EMAIL_URL:
@@ -256,12 +258,13 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = 63072000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-# Scripts and styles come only from our own origin (plotly.js and htmx are served by
+# Buying redirects a form post to Stripe Checkout, which form-action must allow (browsers
+# apply it to the redirect). Scripts and styles come only from our own origin (plotly.js and htmx are served by
 # whitenoise); plotly needs inline styles for its SVG.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com; object-src 'none'"
 )
 
 LOGGING = {

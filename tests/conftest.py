@@ -47,6 +47,7 @@ def _fast_and_clean(settings):
 DATA_MIGRATIONS = [
     ("billing.migrations.0002_load_plans", "load"),
     ("billing.migrations.0005_invoice_counter_row", "create"),
+    ("billing.migrations.0009_load_credit_packs", "load"),
     ("usage.migrations.0002_load_prices", "load"),
 ]
 

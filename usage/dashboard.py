@@ -75,3 +75,13 @@ def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> d
         "has_keys": workspace.api_keys.exists(),
         "alerts": alerts,
     }
+
+
+def cycle_consumption_chart(workspace, *, start, end):
+    """Seed 001's daily credit consumption for the days [start, end] (the Billing page's
+    current cycle), from the roll-ups; None when nothing was used."""
+    rollup_if_stale()
+    series, days = daily_series(workspace, start=start, end=end)
+    if not any(sum(values) for values in series.values()):
+        return None
+    return credits_chart(series, days, height=220)

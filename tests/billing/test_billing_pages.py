@@ -19,7 +19,7 @@ def test_owner_sees_balance_plan_movements_and_actions(workspace, owner, client_
     assert "Credit purchase" in page and "−12.50" in page  # movements with kinds
     assert "Starter" in page and "10 requests/min" in page and "Community (Discord)" in page
     assert "Save billing mode" in page
-    assert "Save a card first" in page  # Pro needs a card before an upgrade
+    assert "Upgrade to Pro" in page and "Pay USD 799.00 at checkout" in page  # no card needed first
 
 
 def test_member_sees_billing_read_only(workspace, member, client_for):
@@ -57,10 +57,10 @@ def test_pay_as_you_go_is_refused_without_a_saved_card(workspace, admin_user, cl
     assert BillingAccount.objects.get(workspace=workspace).billing_mode == "prepaid"
 
 
-def test_upgrade_to_pro_needs_a_card_and_enterprise_needs_sales(workspace, owner, client_for):
+def test_upgrade_to_pro_goes_to_checkout_and_enterprise_needs_sales(workspace, owner, client_for):
     c = client_for(owner)
-    page = c.post("/settings/billing/plan/", {"plan": "pro"}, follow=True).content.decode()
-    assert "Save a card first" in page
+    response = c.post("/settings/billing/plan/", {"plan": "pro"})
+    assert response.status_code == 302 and "/billing/sandbox/checkout/cs_" in response["Location"]
     page = c.post("/settings/billing/plan/", {"plan": "enterprise"}, follow=True).content.decode()
     assert "sales team" in page
     assert BillingAccount.objects.get(workspace=workspace).plan.code == "starter"

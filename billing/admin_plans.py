@@ -1,0 +1,39 @@
+"""Staff views of enterprise enquiries, auto-recharge and subscriptions (imported by billing.admin)."""
+
+from django.contrib import admin
+
+from billing.models import AutoRecharge, RechargeAttempt, SalesRequest, Subscription
+from config.admin import ReadOnlyAdmin
+
+
+@admin.register(SalesRequest)
+class SalesRequestAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "company", "workspace", "email", "volume", "handled"]
+    list_filter = ["handled"]
+    list_editable = ["handled"]
+    search_fields = ["company", "email", "workspace__name", "workspace__slug"]
+    readonly_fields = ["workspace", "requested_by", "email", "company", "volume", "message", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # enquiries come from customers' Billing pages
+
+
+@admin.register(AutoRecharge)
+class AutoRechargeAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "enabled", "threshold_credits", "amount_credits", "monthly_cap", "disabled_reason"]
+    list_filter = ["enabled"]
+    search_fields = ["workspace__name", "workspace__slug"]
+
+
+@admin.register(RechargeAttempt)
+class RechargeAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "workspace", "amount_credits", "status", "payment_intent_id", "error"]
+    list_filter = ["status"]
+    search_fields = ["workspace__name", "workspace__slug", "payment_intent_id"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "plan", "status", "cancel_at_period_end", "current_period_end", "problem"]
+    list_filter = ["status", "plan"]
+    search_fields = ["workspace__name", "workspace__slug", "stripe_id"]
