@@ -58,17 +58,39 @@ def _uses_transactions(item):
     return transactional or bool({"transactional_db", "live_server"} & set(item.fixturenames))
 
 
+def _checks_the_ledger(item):
+    """Every test that used the database, except the one that unbalances a workspace on
+    purpose and those that run with the database unreachable."""
+    uses_db = item.get_closest_marker("django_db") or {"db", "transactional_db", "live_server"} & set(
+        getattr(item, "fixturenames", ())
+    )
+    exempt = item.get_closest_marker("ledger_unbalanced") or "database_down" in getattr(item, "fixturenames", ())
+    return bool(uses_db) and not exempt
+
+
+def _assert_ledger_balanced(item):
+    """What `manage.py check_ledger` proves, after each test and before its data is rolled
+    back or flushed: every balance equals the sum of its ledger."""
+    from billing.ledger import ledger_mismatches
+
+    mismatches = ledger_mismatches()
+    assert not mismatches, f"{item.nodeid} left balances off their ledger: {mismatches}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    """A transactional test ends by emptying every table, also the plans and prices that
-    data migrations loaded. Put them back once its fixtures are torn down, so the tests after
+    """Before fixtures are torn down: the ledger check. After: a transactional test ends by
+    emptying every table, also the plans and prices that data migrations loaded. Put them back once its fixtures are torn down, so the tests after
     it see a migrated database."""
+    from pytest_django.plugin import blocking_manager_key
+
+    if _checks_the_ledger(item):
+        with item.config.stash[blocking_manager_key].unblock():
+            _assert_ledger_balanced(item)
     yield
     if nextitem is None or not _uses_transactions(item):
         return  # (after the last test the test database is already gone)
     from importlib import import_module
-
-    from pytest_django.plugin import blocking_manager_key
 
     with item.config.stash[blocking_manager_key].unblock():
         for module, function in DATA_MIGRATIONS:

@@ -67,6 +67,7 @@ def test_prepaid_may_go_below_zero_only_by_usage_already_done(workspace):
     assert spend_state(workspace.pk).refusal == "out_of_credits"
 
 
+@pytest.mark.ledger_unbalanced
 def test_check_ledger_passes_then_names_a_workspace_out_of_balance(workspace, capsys):
     buy(workspace, 10, "p1")
     call_command("check_ledger")
