@@ -57,6 +57,24 @@ def ledger_sum(workspace_id):
     return total["s"] or 0
 
 
+def ledger_mismatches() -> list[tuple[int, int, int]]:
+    """Every workspace whose balance (the sum of its shards) differs from the sum of its
+    ledger, as (workspace_id, balance_micro, ledger_micro); empty when all agree. What
+    `manage.py check_ledger` reports, and what the test suite checks after every test."""
+    ledger = dict(
+        LedgerEntry.objects.values("workspace_id").annotate(s=Sum("amount_micro")).values_list("workspace_id", "s")
+    )
+    shards = dict(
+        BalanceShard.objects.values("workspace_id").annotate(s=Sum("balance_micro")).values_list("workspace_id", "s")
+    )
+    mismatches = []
+    for workspace_id in sorted(set(ledger) | set(shards)):
+        balance, expected = shards.get(workspace_id) or 0, ledger.get(workspace_id) or 0
+        if balance != expected:
+            mismatches.append((workspace_id, balance, expected))
+    return mismatches
+
+
 def _add_to_a_shard(workspace_id, amount_micro):
     updated = BalanceShard.objects.filter(
         workspace_id=workspace_id, shard=random.randrange(SHARDS)
