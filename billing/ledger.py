@@ -205,18 +205,24 @@ def _charge_many_portable(charges):
     return posted
 
 
-def credits_charge_sql(*, source: str) -> str:
+def credits_charge_sql(*, source: str, references_new: bool = False) -> str:
     """PostgreSQL: the CTEs `entry` and `shard` that charge every row of the relation
     `source` (columns workspace_id, charge > 0, reference, memo, created_at), for a
     statement that starts with WITH. A reference posted before is skipped; `entry` returns
     (workspace_id, amount_micro, reference) of the rows posted, and one random shard per
-    workspace takes their sum, in workspace order, made if missing."""
+    workspace takes their sum, in workspace order, made if missing.
+
+    `references_new`: the caller's statement has already proved every reference new (the
+    usage write charges only the events its own insert stored), so every row of `source`
+    is posted and the caller may add key spends from `source` itself; a reference that did
+    exist fails the whole statement on the unique index instead of being skipped, so
+    nothing is ever posted or counted twice."""
+    conflict = "" if references_new else "\n  ON CONFLICT (reference) DO NOTHING"
     return f"""entry AS (
   INSERT INTO billing_ledgerentry
     (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
   SELECT workspace_id, '{EntryKind.USAGE.value}', -charge, reference, memo, NULL, created_at
-  FROM {source} ORDER BY reference
-  ON CONFLICT (reference) DO NOTHING
+  FROM {source} ORDER BY reference{conflict}
   RETURNING workspace_id, amount_micro, reference
 ), shard AS (
   INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
