@@ -1,7 +1,10 @@
 """Writes to keys and service tokens, and the per-key spend that usage reports."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -20,11 +23,19 @@ from apikeys.secrets_format import (
 from apikeys.selectors import key_may_revoke
 from billing.cycles import cycle_start_cached
 
+if TYPE_CHECKING:
+    from accounts.models import User
+    from django.db.models import QuerySet
+    from teams.models import Membership, Workspace
+
 LAST_USED_EVERY = timedelta(seconds=60)
 MAX_SPEND_CAP_CREDITS = 10**12
 
 
-def key_create(*, workspace, user, name, expires_at=None, spend_cap_credits=None):
+def key_create(
+    *, workspace: Workspace, user: User, name: str, expires_at: datetime | None = None,
+    spend_cap_credits: int | None = None,
+) -> tuple[APIKey, str]:
     """Make a key; returns (key, secret). The secret exists only in this return value."""
     name = (name or "").strip()
     if not name:
@@ -42,7 +53,7 @@ def key_create(*, workspace, user, name, expires_at=None, spend_cap_credits=None
     return key, secret
 
 
-def key_revoke(*, key, actor, membership=None):
+def key_revoke(*, key: APIKey, actor: User, membership: Membership | None = None) -> bool:
     """Revoke a key now. `membership` (the actor's) is checked against docs/design.md's table.
 
     Returns False when the key was already revoked. Every process refuses the key from
@@ -61,7 +72,7 @@ def key_revoke(*, key, actor, membership=None):
     return bool(revoked)
 
 
-def keys_revoke_for_member(*, workspace, user, actor=None):
+def keys_revoke_for_member(*, workspace: Workspace, user: User, actor: User | None = None) -> int:
     """Revoke every live key `user` made in `workspace` (they are leaving or removed)."""
     count = APIKey.objects.filter(
         workspace=workspace, created_by=user, revoked_at__isnull=True
@@ -71,7 +82,7 @@ def keys_revoke_for_member(*, workspace, user, actor=None):
     return count
 
 
-def key_spend_cap_set(*, key, credits, membership):
+def key_spend_cap_set(*, key: APIKey, credits: int | None, membership: Membership) -> APIKey:
     """Set (a whole number of credits) or clear (None) a key's cap; owners and admins only."""
     if membership is None or not membership.is_manager:
         raise PermissionDenied("Only owners and admins can change a key's spend cap.")
@@ -84,7 +95,7 @@ def key_spend_cap_set(*, key, credits, membership):
     return key
 
 
-def key_spend_add(key, amount_micro, at=None):
+def key_spend_add(key: APIKey, amount_micro: int, at: datetime | None = None) -> None:
     """Add a charge (micro-credits, positive) to the key's spend of the current cycle.
 
     Called by usage after each charge; atomic under concurrency (an UPDATE ... + n, or one
@@ -163,7 +174,7 @@ def _spend_row_add(key_pk, start, amount):
         return cursor.rowcount == 1
 
 
-def key_for_usage(key_id):
+def key_for_usage(key_id: object) -> APIKey | None:
     """The APIKey whose public id is `key_id`, revoked or expired included, else None.
 
     Usage of a key revoked after its authorize is still charged: the work was done.
@@ -173,7 +184,7 @@ def key_for_usage(key_id):
     return APIKey.objects.select_related("workspace").filter(public_id=key_id).first()
 
 
-def key_touch(record, now):
+def key_touch(record: APIKey, now: datetime) -> bool:
     """Write last_used_at at most about once a minute per key, whatever the traffic.
 
     The in-memory record keeps processes from even asking; the conditional UPDATE keeps
@@ -189,7 +200,7 @@ def key_touch(record, now):
     )
 
 
-def service_token_create(*, name):
+def service_token_create(*, name: str) -> tuple[ServiceToken, str]:
     """Make a gateway service token; returns (token, secret). Print the secret once."""
     name = (name or "").strip()
     if not name:
@@ -203,7 +214,7 @@ def service_token_create(*, name):
     return token, secret
 
 
-def service_tokens_revoke(queryset):
+def service_tokens_revoke(queryset: QuerySet[ServiceToken]) -> int:
     count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     if count:
         revocation_publish()

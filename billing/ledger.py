@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -17,6 +17,9 @@ from django.db.models import F, Sum
 
 from billing.credits import credits_changed_on_commit
 from billing.models import BalanceShard, EntryKind, LedgerEntry
+
+if TYPE_CHECKING:
+    from teams.models import Workspace
 
 SHARDS = 8
 
@@ -28,7 +31,7 @@ class Posting:
     balance_micro: int
 
 
-def shards_create(workspace):
+def shards_create(workspace: "Workspace") -> None:
     BalanceShard.objects.bulk_create(
         [BalanceShard(workspace=workspace, shard=n) for n in range(SHARDS)],
         ignore_conflicts=True,
@@ -52,7 +55,7 @@ def workspace_balances(*, workspace_ids) -> dict[int, int]:
     return {ws: found.get(ws) or 0 for ws in workspace_ids}
 
 
-def ledger_sum(workspace_id):
+def ledger_sum(workspace_id: int) -> int:
     total = LedgerEntry.objects.filter(workspace_id=workspace_id).aggregate(s=Sum("amount_micro"))
     return total["s"] or 0
 

@@ -155,7 +155,9 @@ def plan_change(
         return PlanChange("upgraded", plan, now)
 
 
-def plan_switch_now(*, account, plan, now, billed_by_stripe=None):
+def plan_switch_now(
+    *, account: BillingAccount, plan: Plan, now: datetime, billed_by_stripe: bool | None = None,
+) -> BillingCycle:
     """Close the open cycle at `now` (a normal close) and start a new one on `plan`. The
     caller holds the account's lock. Upgrades and the end of a subscription use it."""
     cycle = _open_cycle_row(account, now)
