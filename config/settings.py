@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.cache import cache_settings
-from config.env import env_bool, env_list, env_str, env_url
+from config.env import env_bool, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("METERDESK_VAR_DIR", str(BASE_DIR / "var")))
@@ -26,6 +26,9 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured("SECRET_KEY must be a random string of at least 50 characters.")
+# Rotating SECRET_KEY (docs/operations.md): the old key goes here for a while, so sessions,
+# password-reset and e-mail confirmation links signed with it keep working; new ones use the new key.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -132,6 +135,19 @@ CELERY_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
+    # A message a worker took but never acknowledged (the worker was killed, its machine
+    # died) goes back on the queue once it has been out this long, and another worker runs
+    # it. It must exceed the longest task and the longest retry countdown (25 minutes, an
+    # invoice collection's last retry): a task still running, or still waiting for its
+    # countdown, past it would be handed to a second worker. Every sweep for such messages
+    # scans Redis (one cheap sorted-set range); sweeping a few times per timeout, at most
+    # every 10 s, brings a lost message back soon after it is due.
+    CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
+        "unacked_restore_throttle": 1,
+    }
 else:
     for folder in ("queue", "control", "results"):
         (CELERY_DIR / folder).mkdir(parents=True, exist_ok=True)
@@ -146,7 +162,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Tests (tests/conftest.py) and the benchmarks run tasks in-process; nothing else does.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A task is acknowledged when it has finished, not when a worker takes it, and a task whose
+# worker process died under it (SIGKILL, out of memory) goes back on the queue: every task
+# is safe to run twice (billing.tasks, usage.tasks), so a lost worker loses no work. One
+# message at a time per worker process: a killed worker holds back no others.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth and allauth ----------------------------------------------------------------------

@@ -96,3 +96,27 @@ def test_production_turns_on_secure_cookies_hsts_and_csp(tmp_path):
     ), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True"] * 5
+
+
+def test_a_value_signed_before_secret_key_was_rotated_is_accepted_with_the_old_key_as_fallback(tmp_path):
+    from django.core import signing
+
+    old, new = "o" * 20 + "-the-key-before-rotation-0123456789abcd", "n" * 20 + "-the-key-after-rotation-0123456789abcde"
+    token = signing.dumps("owner@example.com", key=old, salt="rotation")
+    check = f"from django.core import signing; print(signing.loads({token!r}, salt='rotation'))"
+    rotated = run({**PRODUCTION, "SECRET_KEY": new, "SECRET_KEY_FALLBACKS": old}, code=check, tmp_path=tmp_path)
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.strip() == "owner@example.com"
+    forgotten = run({**PRODUCTION, "SECRET_KEY": new}, code=check, tmp_path=tmp_path)
+    assert "BadSignature" in forgotten.stderr  # once the old key is dropped, its signatures are refused
+
+
+def test_the_celery_visibility_timeout_comes_from_the_environment(tmp_path):
+    show = "from django.conf import settings as s; print(s.CELERY_BROKER_TRANSPORT_OPTIONS)"
+    result = run({"REDIS_URL": "redis://cache.internal:6379/0", "CELERY_VISIBILITY_TIMEOUT": "8"}, code=show,
+                 tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "'visibility_timeout': 8" in result.stdout and "'unacked_restore_interval': 2" in result.stdout
+    bad = run({"REDIS_URL": "redis://cache.internal:6379/0", "CELERY_VISIBILITY_TIMEOUT": "soon"}, code=show,
+              tmp_path=tmp_path)
+    assert "CELERY_VISIBILITY_TIMEOUT must be a whole number of at least 1; got 'soon'." in bad.stderr
