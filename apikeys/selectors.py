@@ -62,9 +62,11 @@ def key_cycle_spend_micro(key_pk: int, *, workspace_id: int, at: datetime | None
     return spent or 0
 
 
-def keys_for_page(workspace: Workspace) -> list[APIKey]:
-    """The workspace's keys, newest first, each with `cycle_spend_micro` for this cycle."""
-    start = cycle_start(workspace.pk)
+def keys_for_page(workspace: Workspace, *, cycle_start_at: datetime | None = None) -> list[APIKey]:
+    """The workspace's keys, newest first, each with `cycle_spend_micro` for the cycle that
+    starts at `cycle_start_at` (default: the current one; the page passes the bounds of
+    billing.selectors.cycle_usage, as every "this cycle" figure does)."""
+    start = cycle_start_at or cycle_start(workspace.pk)
     spent = KeySpend.objects.filter(key=OuterRef("pk"), cycle_start=start).values("spent_micro")
     return list(
         workspace.api_keys.select_related("created_by", "revoked_by")

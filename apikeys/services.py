@@ -121,10 +121,11 @@ def _spend_upsert(key_pk, start, amount):
             raise
 
 
-def key_spends_add(*, amounts: Mapping[tuple[int, int], int]) -> None:
-    """key_spend_add for many keys at once (a batch of usage charged now).
+def key_spends_add(*, amounts: Mapping[tuple[int, int], int], at: datetime | None = None) -> None:
+    """key_spend_add for many keys at once (a batch of usage charged at `at`, default now).
 
-    `amounts` maps (key pk, workspace id) to micro-credits. PostgreSQL: one statement
+    `amounts` maps (key pk, workspace id) to micro-credits; each adds to the cycle that
+    contains `at`. PostgreSQL: one statement
     (key_spends_sql, also part of the usage write); elsewhere each key's row in key order,
     so two batches never deadlock on spend rows. One announcement for all workspaces.
     """
@@ -133,7 +134,7 @@ def key_spends_add(*, amounts: Mapping[tuple[int, int], int]) -> None:
         return
     spends_changed([workspace_id for _key, workspace_id in amounts])
     rows = sorted(
-        (key_pk, cycle_start_cached(workspace_id), amount)
+        (key_pk, cycle_start_cached(workspace_id, at=at), amount)
         for (key_pk, workspace_id), amount in amounts.items()
     )
     if connection.vendor != "postgresql":

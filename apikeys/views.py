@@ -7,15 +7,18 @@ from django.views.decorators.http import require_POST
 from apikeys.forms import KeyCreateForm, SpendCapForm
 from apikeys.selectors import key_may_revoke, keys_for_page
 from apikeys.services import key_create, key_revoke, key_spend_cap_set
+from billing.selectors import cycle_usage
 from teams.decorators import manager_required, workspace_required
 
 
 def _page(request, *, form=None, new_secret=None, new_key=None, status=200):
+    usage = cycle_usage(request.workspace.pk)
     return render(
         request,
         "apikeys/keys.html",
         {
-            "keys": keys_for_page(request.workspace),
+            "keys": keys_for_page(request.workspace, cycle_start_at=usage.window.start),
+            "cycle_usage": usage,
             "form": form or KeyCreateForm(),
             "new_secret": new_secret,
             "new_key": new_key,

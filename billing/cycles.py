@@ -91,15 +91,20 @@ def cycle_start(workspace_id: int, *, at: datetime | None = None) -> datetime:
 
 
 # The usage call's hot path asks for this on every charge.
-_cycle_starts = TtlCache(ttl_seconds=60, max_entries=100_000)
+_cycle_windows = TtlCache(ttl_seconds=60, max_entries=100_000)
 
 
 def cycle_start_cached(workspace_id: int, *, at: datetime | None = None) -> datetime:
-    """cycle_start for "now", remembered a minute per process.
+    """cycle_start at `at` (default now), the current cycle's bounds remembered a minute per
+    process.
 
-    A cycle that closes early (an upgrade) is seen within a minute; charges at another
-    time than now always ask the database.
+    A charge dated inside the remembered cycle needs no query; one dated elsewhere (a
+    back-dated charge such as the demo's history, or a cycle that just ended) asks the
+    database, so key spends always land in the cycle of the charge's own time. A cycle
+    that closes early (an upgrade) is seen within a minute.
     """
-    if at is not None:
-        return cycle_start(workspace_id, at=at)
-    return _cycle_starts.get(workspace_id, load=lambda: cycle_start(workspace_id))
+    moment = at or timezone.now()
+    window = _cycle_windows.get(workspace_id, load=lambda: cycle_current(workspace_id))
+    if window.start <= moment < window.end:
+        return window.start
+    return cycle_start(workspace_id, at=moment)

@@ -78,6 +78,26 @@ def cycle_usage_micro(workspace_id: int, *, start: datetime, end: datetime) -> i
     return max(0, -_sum(rows))
 
 
+@dataclass(frozen=True)
+class CycleUsage:
+    window: CycleWindow  # the bounds every "this cycle" figure uses
+    used_micro: int  # usage charged in the cycle so far, less usage refunded (positive)
+
+
+def cycle_usage(
+    workspace_id: int, *, at: datetime | None = None, account: BillingAccount | None = None,
+) -> CycleUsage:
+    """The one "this cycle" figure: the bounds of the cycle containing `at` (default now) and
+    the credits used in it, read from the ledger's charges, so a charge counts at once.
+
+    The dashboard's "Used this cycle", the API Keys page (its per-key credits are kept
+    per these bounds), the Usage page's current cycle and the Billing page all come from
+    here (docs/design.md "Credits over a cycle").
+    """
+    window = cycle_current(workspace_id, at=at, account=account)
+    return CycleUsage(window, cycle_usage_micro(workspace_id, start=window.start, end=window.end))
+
+
 def included_remaining(
     workspace_id: int, *, start: datetime, end: datetime, balance_micro: int,
 ) -> int:
@@ -100,6 +120,7 @@ class BalanceSummary:
     overage_micro: int  # credits below zero this cycle
     overage_limit: int | None  # credits; None where no limit applies
     cycle: CycleWindow
+    cycle_used_micro: int  # cycle_usage's figure: credits used this cycle
 
 
 def balance_summary(workspace: Workspace, *, at: datetime | None = None) -> BalanceSummary:
@@ -107,7 +128,8 @@ def balance_summary(workspace: Workspace, *, at: datetime | None = None) -> Bala
         workspace_id=workspace.pk
     )
     balance = workspace_balance(workspace.pk)
-    window = cycle_current(workspace.pk, at=at, account=account)
+    usage = cycle_usage(workspace.pk, at=at, account=account)
+    window = usage.window
     included = included_remaining(workspace.pk, start=window.start, end=window.end, balance_micro=balance)
     return BalanceSummary(
         account=account,
@@ -117,6 +139,7 @@ def balance_summary(workspace: Workspace, *, at: datetime | None = None) -> Bala
         overage_micro=max(0, -balance),
         overage_limit=account.effective_overage_limit,
         cycle=window,
+        cycle_used_micro=usage.used_micro,
     )
 
 

@@ -1,17 +1,15 @@
 """What the dashboard at / shows for a workspace: balance, cycle usage, chart, requests, alerts."""
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from billing.money import MICRO, credits_to_micro
-from billing.selectors import spend_state
+from billing.money import MICRO
+from billing.selectors import balance_summary, spend_state
 from teams.models import Workspace
 from usage.charts import credits_chart
 from usage.models import UsageEvent
-from usage.reports import credits_between, daily_series, recent_events
+from usage.reports import daily_series, recent_events
 from usage.tasks import rollup_if_stale
 
 CHART_DAYS = 30
@@ -19,29 +17,16 @@ CHART_DAYS = 30
 LOW_FLOOR_CREDITS = 100
 
 
-def _balance(workspace):
-    from billing.selectors import balance_payload  # billing's contract (docs/architecture.md)
-
-    return balance_payload(workspace)
-
-
-def _micro(text):
-    return credits_to_micro(Decimal(text)) if text not in (None, "") else None
-
-
 def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     rollup_if_stale()
-    payload = _balance(workspace)
+    summary = balance_summary(workspace)
     state = spend_state(workspace.id)
-    balance = _micro(payload.get("balance")) or 0
-    included_remaining = _micro(payload.get("included_remaining")) or 0
-    cycle_start = parse_datetime(payload["cycle_start"]) if payload.get("cycle_start") else None
-    cycle_end = parse_datetime(payload["cycle_end"]) if payload.get("cycle_end") else None
+    balance = summary.balance_micro
     included_credits = workspace.billing.included_credits
-
     today = now.date()
-    used_cycle = credits_between(workspace, start=cycle_start.date(), end=today) if cycle_start else 0
+    # billing.selectors.cycle_usage's figure, the one every page shows for "this cycle".
+    used_cycle = summary.cycle_used_micro
     included_micro = included_credits * MICRO
     used_percent = min(100, round(used_cycle * 100 / included_micro)) if included_micro else None
 
@@ -59,13 +44,13 @@ def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> d
         alerts.append(("warning", "Your balance is low. Add credits or turn on auto-recharge so requests keep working.", "Buy credits"))
 
     return {
-        "payload": payload,
+        "summary": summary,
         "spend": state,
         "balance_micro": balance,
-        "included_remaining_micro": min(included_remaining, max(balance, 0)),
-        "purchased_micro": max(0, balance - included_remaining),
-        "cycle_start": cycle_start,
-        "cycle_end": cycle_end,
+        "included_remaining_micro": summary.included_remaining_micro,
+        "purchased_micro": summary.other_micro,
+        "cycle_start": summary.cycle.start,
+        "cycle_end": summary.cycle.end,
         "included_credits": included_credits,
         "used_cycle_micro": used_cycle,
         "used_percent": used_percent,

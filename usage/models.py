@@ -6,6 +6,7 @@ or the retention purge drops metadata. Money is integer micro-credits.
 """
 
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from teams.models import Workspace
@@ -74,6 +75,11 @@ class UsageEvent(models.Model):
             # partitioned by month.
             models.Index(fields=["workspace", "received_at"], name="usage_event_ws_received"),
             models.Index(fields=["touched_at"], name="usage_event_touched"),
+            # An event's activity (its charge, else its receipt) per workspace: the roll-up
+            # reads a day by it and the pages read the events after the roll-up's watermark.
+            models.Index(
+                "workspace", Coalesce("charged_at", "received_at"), name="usage_event_ws_activity",
+            ),
             models.Index(fields=["received_at"], name="usage_event_received"),
             models.Index(
                 fields=["metadata_expires_at"], name="usage_event_meta_expiry",

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from billing.money import credits_to_micro, format_usd
+from billing.selectors import cycle_usage
 from config.api import InvalidRequest
 from config.csvexport import csv_response
 from teams.decorators import workspace_required
@@ -18,14 +19,22 @@ from usage.reports import (
 )
 from usage.tasks import rollup_if_stale
 
-RANGES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("custom", "Custom"))
+RANGES = (
+    ("cycle", "This billing cycle"), ("7", "Last 7 days"), ("30", "Last 30 days"),
+    ("90", "Last 90 days"), ("custom", "Custom"),
+)
 SPLITS = (("product", "Product"), ("key", "API key"), ("none", "Total"))
 
 
-def _range_from(request):
-    """(start, end, range choice) from the query string; a bad value falls back to 30 days."""
+def _range_from(request, usage):
+    """(start, end, range choice) from the query string; a bad value falls back to 30 days.
+    "cycle" is the days of `usage`'s cycle (billing.selectors.cycle_usage) up to today."""
     choice = request.GET.get("range") or "30"
     try:
+        if choice == "cycle":
+            today = timezone.now().date()
+            start = usage.window.start.date()
+            return start, max(start, today), choice
         if choice == "custom":
             # The form's empty date fields mean "the default" here (the API refuses them).
             start, end = usage_range(request.GET.get("start") or None, request.GET.get("end") or None)
@@ -44,7 +53,8 @@ def _range_from(request):
 def usage_page(request):
     workspace = request.workspace
     rollup_if_stale()
-    start, end, choice = _range_from(request)
+    usage = cycle_usage(workspace.pk)
+    start, end, choice = _range_from(request, usage)
     split = request.GET.get("split") if request.GET.get("split") in ("product", "key", "none") else "product"
     series, days = daily_series(workspace, start=start, end=end, split_by=None if split == "none" else split)
     by_key = usage_table(workspace, start=start, end=end, group_by="key")
@@ -60,13 +70,14 @@ def usage_page(request):
         "total_micro": total, "total_requests": sum(row["requests"] for row in by_product),
         "lookup_id": lookup_id, "looked_up": looked_up,
         "today": timezone.now().date(),
+        "cycle_usage": usage,
     })
 
 
 @workspace_required
 def usage_export(request):
     """CSV of GET /api/v1/usage's rows for the chosen range and grouping."""
-    start, end, _ = _range_from(request)
+    start, end, _ = _range_from(request, cycle_usage(request.workspace.pk))
     group_by = request.GET.get("group_by") if request.GET.get("group_by") in ("day", "key", "product") else "day"
     data = usage_query(request.workspace, start=start, end=end, group_by=group_by)
     units = sorted({unit for row in data["rows"] for unit in row["quantity"]})

@@ -224,7 +224,7 @@ def events_record_pg(prepared: Sequence[PreparedEvent]) -> None:
             charge=p.charged_micro,
             reference=p.reference,
             memo=p.memo,
-            cycle=cycle_start_cached(p.workspace_id) if p.charged_micro > 0 else None,
+            cycle=cycle_start_cached(p.workspace_id, at=p.now) if p.charged_micro > 0 else None,
         ))
     in_transaction = connection.in_atomic_block
 

@@ -1,10 +1,16 @@
-"""Reads of usage for the API, the dashboard and the Usage page; all from the roll-ups.
+"""Reads of usage for the API, the dashboard and the Usage page.
+
+Each read is the roll-ups (usage.rollup: events active before its watermark) plus the
+events active at or after the watermark, read live through the (workspace, activity)
+index: a charge shows at the next request, and a big workspace's history is never
+scanned (docs/design.md "Request data").
 
 Every function takes the workspace first and filters by it, so one tenant never sees
 another's rows.
 """
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.db.models import Sum
 from django.http import QueryDict
@@ -14,7 +20,7 @@ from billing.money import format_credits
 from config.api import InvalidRequest, date_parse, reject_unknown_fields
 from teams.models import Workspace
 from usage.models import DailyUsage, UsageEvent
-from usage.rollup import quantity_add, quantity_text
+from usage.rollup import activity, day_start, event_quantity_add, quantity_add, quantity_text, rollup_watermark
 
 GROUPINGS = ("day", "key", "product")
 MAX_RANGE_DAYS = 400
@@ -47,20 +53,63 @@ def usage_query_params(query: QueryDict) -> dict:
     return {"start": start, "end": end, "group_by": group_by}
 
 
-def _grouped(workspace, start, end, group_by):
-    """{group value: [requests, billed, {unit: Decimal}, credits_micro]} over the range."""
-    rows = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end).values_list(
+def _live_rows(workspace, start, end):
+    """Rows shaped like the roll-ups' (day, key public id, key name, product, requests,
+    billed, {unit: Decimal}, credits_micro, sign) for the events of days [start, end] that
+    the roll-up does not hold yet: those active at or after its watermark.
+
+    An event received before the watermark and charged after it (staff priced it) is in
+    the roll-up on its received day as an unbilled request: a row with sign -1 takes that
+    request and its units away again there, until the next run moves it."""
+    watermark = rollup_watermark()
+    low = day_start(start)
+    if watermark is not None:
+        low = max(low, watermark)
+    events = (
+        UsageEvent.objects.order_by().alias(activity=activity())
+        .filter(workspace=workspace, activity__gte=low, activity__lt=day_start(end + timedelta(days=1)))
+        .values_list(
+            "charged_at", "received_at", "key__public_id", "key__name", "product", "quantity", "lines",
+            "charged_micro", "billed",
+        )
+    )
+    rows = []
+    for charged_at, received_at, key_id, key_name, product, quantity, lines, credits, billed in events:
+        units = {}
+        event_quantity_add(units, quantity, lines)
+        moment = charged_at or received_at
+        rows.append((moment.date(), key_id, key_name, product, 1, 1 if billed else 0, units, credits, 1))
+        moved = charged_at is not None and watermark is not None and received_at < watermark
+        if moved and start <= received_at.date() <= end:
+            rows.append((received_at.date(), key_id, key_name, product, 1, 0, units, 0, -1))
+    return rows
+
+
+def _usage_rows(workspace, start, end):
+    """Every row of days [start, end]: the roll-ups', then the live ones (see _live_rows)."""
+    rolled = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end).values_list(
         "day", "key__public_id", "key__name", "product", "requests", "billed_requests",
         "quantity", "credits_micro",
     )
+    for day, key_id, key_name, product, requests, billed, quantity, credits in rolled:
+        units = {}
+        quantity_add(units, quantity)
+        yield day, key_id, key_name, product, requests, billed, units, credits, 1
+    yield from _live_rows(workspace, start, end)
+
+
+def _grouped(workspace, start, end, group_by):
+    """{group value: [requests, billed, {unit: Decimal}, credits_micro]} over the range."""
     field = {"day": 0, "key": 1, "product": 3}[group_by]
     groups, names = {}, {}
-    for row in rows:
+    for row in _usage_rows(workspace, start, end):
         value = row[field]
+        sign = row[8]
         group = groups.setdefault(value, [0, 0, {}, 0])
-        group[0] += row[4]
+        group[0] += sign * row[4]
         group[1] += row[5]
-        quantity_add(group[2], row[6])
+        for unit, amount in row[6].items():
+            group[2][unit] = group[2].get(unit, Decimal(0)) + sign * amount
         group[3] += row[7]
         names[row[1]] = row[2]
     return groups, names
@@ -121,23 +170,18 @@ def daily_series(
     index = {day: n for n, day in enumerate(days)}
     rows = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end)
     if split_by == "key":
-        values = rows.values_list("day", "key__name").annotate(c=Sum("credits_micro"))
+        values = list(rows.values_list("day", "key__name").annotate(c=Sum("credits_micro")))
     elif split_by == "product":
-        values = rows.values_list("day", "product").annotate(c=Sum("credits_micro"))
+        values = list(rows.values_list("day", "product").annotate(c=Sum("credits_micro")))
     else:
-        values = ((day, "Credits", c) for day, c in rows.values_list("day").annotate(c=Sum("credits_micro")))
+        values = [(day, "Credits", c) for day, c in rows.values_list("day").annotate(c=Sum("credits_micro"))]
+    for day, _key_id, key_name, product, _r, _b, _u, credits, _sign in _live_rows(workspace, start, end):
+        name = key_name if split_by == "key" else product if split_by == "product" else "Credits"
+        values.append((day, name, credits))
     series = {}
     for day, name, credits in values:
         series.setdefault(name or "(deleted key)", [0] * len(days))[index[day]] += credits or 0
     return series, days
-
-
-def credits_between(workspace: Workspace, *, start: date, end: date) -> int:
-    """Credits used per the roll-ups on days [start, end], in micro-credits."""
-    total = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end).aggregate(
-        s=Sum("credits_micro")
-    )["s"]
-    return total or 0
 
 
 def recent_events(workspace: Workspace, limit: int = 10) -> list[UsageEvent]:

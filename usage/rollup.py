@@ -5,14 +5,21 @@ that an event touched since the last run's watermark (minus a margin for transac
 that were still open), replacing that day's rows. Re-running over the same days gives the
 same rows; a late event for an old day moves its `touched_at` and so its day is redone.
 The whole run is one transaction: a failing query raises and writes nothing (no zeros).
+
+An event counts at its activity time, `COALESCE(charged_at, received_at)` (the ledger
+charge, or the receipt of an event never charged), on that UTC day. A run sets its
+watermark to the moment it starts and rolls up only the events whose activity is before
+it; the reads (usage.reports) add the events whose activity is at or after the watermark,
+read live through the (workspace, activity) index, so a charge shows at the next request
+and each event is counted once.
 """
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -26,12 +33,28 @@ BILLING_FIELDS_KEPT = relativedelta(months=13)
 QUALIFIERS = ("machine", "instance")
 
 
+def activity():
+    """When an event counts: its ledger charge, or its receipt when it was never charged
+    (the expression of the index usage_event_ws_activity)."""
+    return Coalesce("charged_at", "received_at")
+
+
+def rollup_watermark() -> datetime | None:
+    """Events whose activity is before this are in the roll-up; None before the first run."""
+    return RollupState.objects.filter(name="daily").values_list("watermark", flat=True).first()
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+
+
 def _touched_days(since):
-    events = UsageEvent.objects.all()
+    # order_by(): the model's default ordering would make DISTINCT return one row per event.
+    events = UsageEvent.objects.order_by()
     if since is not None:
         events = events.filter(touched_at__gte=since)
     pairs = set(
-        events.annotate(day=TruncDate(Coalesce("charged_at", "received_at")))
+        events.annotate(day=TruncDate(activity()))
         .values_list("workspace_id", "day").distinct()
     )
     # An unpriced event charged later moves from its received day to its charge day: the
@@ -44,50 +67,151 @@ def _touched_days(since):
     return sorted(pairs)
 
 
-def _day_bounds(day):
-    start = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
-    return start, start + timedelta(days=1)
-
-
-def quantity_add(total: dict[str, Decimal], quantity: dict | None) -> None:
-    """Add one quantity dict of decimal strings into `total` (Decimals); qualifiers skipped."""
+def quantity_add(total: dict[str, Decimal], quantity: dict | None, sign: int = 1) -> None:
+    """Add one quantity dict of decimal strings into `total` (Decimals); qualifiers skipped.
+    `sign` -1 takes it away instead."""
     for unit, value in (quantity or {}).items():
         if unit in QUALIFIERS:
             continue
-        total[unit] = total.get(unit, Decimal(0)) + Decimal(str(value))
+        total[unit] = total.get(unit, Decimal(0)) + sign * Decimal(str(value))
 
 
 def quantity_text(total: dict[str, Decimal]) -> dict[str, str]:
     return {unit: decimal_text(value) for unit, value in sorted(total.items())}
 
 
-def _day_rows(workspace_id, day):
-    start, end = _day_bounds(day)
-    events = UsageEvent.objects.filter(workspace_id=workspace_id).filter(
-        Q(charged_at__gte=start, charged_at__lt=end)
-        | Q(charged_at__isnull=True, received_at__gte=start, received_at__lt=end)
+def event_quantity_add(total: dict[str, Decimal], quantity: dict | None, lines, sign: int = 1) -> None:
+    """An event's units (its own and its workflow lines') into `total`."""
+    quantity_add(total, quantity, sign)
+    for line in lines or ():
+        quantity_add(total, line.get("quantity"), sign)
+
+
+def _day_rows(workspace_id, day, until):
+    """The day's DailyUsage rows from its events whose activity is before `until`."""
+    start = day_start(day)
+    events = UsageEvent.objects.order_by().alias(activity=activity()).filter(
+        workspace_id=workspace_id, activity__gte=start, activity__lt=min(start + timedelta(days=1), until),
     )
     groups = {}
     for key_id, product, quantity, lines, charged, billed in events.values_list(
         "key_id", "product", "quantity", "lines", "charged_micro", "billed"
     ).iterator(chunk_size=5000):
-        group = groups.setdefault((key_id, product), [0, 0, {}, 0])
+        group = groups.setdefault((workspace_id, day, key_id, product), [0, 0, {}, 0])
         group[0] += 1
         group[1] += 1 if billed else 0
-        quantity_add(group[2], quantity)
-        for line in lines or ():
-            quantity_add(group[2], line.get("quantity"))
+        event_quantity_add(group[2], quantity, lines)
         group[3] += charged
+    return _rows_from(groups)
+
+
+def _rows_from(groups):
     return [
         DailyUsage(
             workspace_id=workspace_id, day=day, key_id=key_id, product=product,
             requests=requests, billed_requests=billed, quantity=quantity_text(quantity),
             credits_micro=credits,
         )
-        for (key_id, product), (requests, billed, quantity, credits) in sorted(
-            groups.items(), key=lambda item: (item[0][0] or 0, item[0][1])
+        for (workspace_id, day, key_id, product), (requests, billed, quantity, credits) in sorted(
+            groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0, item[0][3])
         )
     ]
+
+
+# PostgreSQL: every touched day of every workspace in one aggregate. Each event gives one
+# row without a unit (its request, billing and credits) and one per unit of its quantity
+# and of its workflow lines' quantities (summed as exact numerics, qualifiers skipped).
+_PG_ROWS = """
+SELECT e.workspace_id, (COALESCE(e.charged_at, e.received_at) AT TIME ZONE 'UTC')::date AS day,
+       e.key_id, e.product, u.unit,
+       COUNT(*) FILTER (WHERE u.unit IS NULL),
+       COUNT(*) FILTER (WHERE u.unit IS NULL AND e.billed),
+       COALESCE(SUM(e.charged_micro) FILTER (WHERE u.unit IS NULL), 0)::bigint,
+       SUM(u.value)
+FROM usage_usageevent e
+{pairs}
+CROSS JOIN LATERAL (
+  SELECT NULL::text AS unit, NULL::numeric AS value
+  UNION ALL
+  SELECT q.key, q.value::numeric FROM jsonb_each_text(
+    CASE WHEN jsonb_typeof(e.quantity) = 'object' THEN e.quantity ELSE '{{}}'::jsonb END) q
+  WHERE q.key <> ALL(%(qualifiers)s)
+  UNION ALL
+  SELECT q.key, q.value::numeric
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(e.lines) = 'array' THEN e.lines ELSE '[]'::jsonb END) l,
+       jsonb_each_text(CASE WHEN jsonb_typeof(l -> 'quantity') = 'object' THEN l -> 'quantity' ELSE '{{}}'::jsonb END) q
+  WHERE q.key <> ALL(%(qualifiers)s)
+) u
+WHERE COALESCE(e.charged_at, e.received_at) < %(until)s
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+# The touched days, each read through the (workspace, activity) index.
+_PG_PAIRS = """
+JOIN unnest(%(workspaces)s::bigint[], %(days)s::date[]) AS t(workspace_id, day)
+  ON e.workspace_id = t.workspace_id
+ AND COALESCE(e.charged_at, e.received_at) >= t.day::timestamp AT TIME ZONE 'UTC'
+ AND COALESCE(e.charged_at, e.received_at) < (t.day + 1)::timestamp AT TIME ZONE 'UTC'
+"""
+
+
+def _rows_pg(pairs, until):
+    """DailyUsage rows of `pairs` (None: every day of every workspace) in one statement."""
+    params = {"qualifiers": list(QUALIFIERS), "until": until}
+    if pairs is None:
+        sql = _PG_ROWS.format(pairs="")
+    else:
+        sql = _PG_ROWS.format(pairs=_PG_PAIRS)
+        params.update(workspaces=[ws for ws, _ in pairs], days=[day for _, day in pairs])
+    groups = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for workspace_id, day, key_id, product, unit, requests, billed, credits, value in cursor:
+            group = groups.setdefault((workspace_id, day, key_id, product), [0, 0, {}, 0])
+            if unit is None:
+                group[0] += requests
+                group[1] += billed
+                group[3] += int(credits)
+            else:
+                group[2][unit] = group[2].get(unit, Decimal(0)) + value
+    return _rows_from(groups)
+
+
+def _rows_portable(pairs, until):
+    if pairs is None:
+        pairs = _touched_days(None)
+    rows = []
+    for workspace_id, day in pairs:
+        rows.extend(_day_rows(workspace_id, day, until))
+    return rows
+
+
+def _rows(pairs, until):
+    """DailyUsage rows of `pairs` (None: every day) from the events active before `until`."""
+    if connection.vendor == "postgresql":
+        return _rows_pg(pairs, until)
+    return _rows_portable(pairs, until)
+
+
+def _replace(pairs: Iterable[tuple[int, date]], rows: list[DailyUsage]) -> None:
+    """The days `pairs` hold exactly `rows` afterwards."""
+    by_workspace = {}
+    for workspace_id, day in pairs:
+        by_workspace.setdefault(workspace_id, []).append(day)
+    for workspace_id, days in sorted(by_workspace.items()):
+        for chunk in range(0, len(days), 500):
+            DailyUsage.objects.filter(workspace_id=workspace_id, day__in=days[chunk:chunk + 500]).delete()
+    DailyUsage.objects.bulk_create(rows, batch_size=2000)
+
+
+def _replace_all(rows: list[DailyUsage]) -> None:
+    """Every day from the oldest event kept holds exactly `rows` afterwards; older days,
+    whose events retention removed, keep theirs (an event counts on or after the day it
+    was received, and retention removes whole days)."""
+    oldest = UsageEvent.objects.order_by("received_at").values_list("received_at", flat=True).first()
+    if oldest is not None:
+        DailyUsage.objects.filter(day__gte=oldest.astimezone(dt_timezone.utc).date()).delete()
+    DailyUsage.objects.bulk_create(rows, batch_size=2000)
 
 
 def rollup_run(*, now: datetime | None = None, full: bool = False) -> int:
@@ -100,12 +224,13 @@ def rollup_run(*, now: datetime | None = None, full: bool = False) -> int:
         RollupState.objects.get_or_create(name="daily")
         # One run at a time: a second worker waits here, then finds little left to do.
         state = RollupState.objects.select_for_update().get(name="daily")
-        since = None if full or state.watermark is None else state.watermark - MARGIN
-        pairs = _touched_days(since)
-        for workspace_id, day in pairs:
-            rows = _day_rows(workspace_id, day)
-            DailyUsage.objects.filter(workspace_id=workspace_id, day=day).delete()
-            DailyUsage.objects.bulk_create(rows)
+        if full or state.watermark is None:
+            rows = _rows(None, now)
+            _replace_all(rows)
+            pairs = {(row.workspace_id, row.day) for row in rows}
+        else:
+            pairs = _touched_days(state.watermark - MARGIN)
+            _replace(pairs, _rows(pairs, now))
         state.watermark = now
         state.last_run_at = now
         state.last_days = len(pairs)

@@ -109,7 +109,8 @@ def _record_portable(group: list[PreparedEvent]) -> None:
                 rows.append(event_row(p, p.result, retention_days=retention.get(p.workspace_id, 0)))
             if len(events_insert(rows)) != len(rows):
                 raise _LostRace
-            key_spends_add(amounts=spends)
+            # A batch is charged at one moment (its ledger rows are dated `now`).
+            key_spends_add(amounts=spends, at=group[0].now)
             return existing
 
     for attempt in range(RETRIES):

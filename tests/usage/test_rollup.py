@@ -78,7 +78,7 @@ def test_a_failing_query_raises_and_writes_nothing(api_key, monkeypatch):
     def broken(*args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr("usage.rollup._day_rows", broken)
+    monkeypatch.setattr("usage.rollup._rows", broken)
     with pytest.raises(DatabaseError):
         rollup_run()
     assert _rows() == before  # the old figures stay; nothing became zero
@@ -144,3 +144,35 @@ def test_the_celery_task_is_safe_to_run_twice(api_key):
     first = _rows()
     rollup_usage.delay()
     assert _rows() == first and len(first) == 1
+
+
+def test_workflow_lines_qualifiers_and_fractions_sum_exactly(client, api_key, workspace):
+    """The roll-up (one SQL aggregate on PostgreSQL, Python elsewhere) and the live read
+    give the same units: workflow lines' quantities count, qualifiers such as the instance
+    do not, and fractions add up exactly."""
+    key, secret = api_key
+    bodies = [
+        {"id": "wf", "key_id": key.public_id, "product": "workflow.onboarding", "lines": [
+            {"product": "document.invoice", "tier": "lo", "quantity": {"pages": 2}},
+            {"product": "image.receipt", "tier": "hi", "quantity": {"images": 1}},
+        ]},
+        event(key, "llm", product="llm.llama-3-8b", tier=None,
+              quantity={"inference_seconds": "0.1", "instance": "micro"}),
+        event(key, "llm2", product="llm.llama-3-8b", tier=None,
+              quantity={"inference_seconds": "0.2", "instance": "micro"}),
+    ]
+    for body in bodies:
+        body.pop("tier", None) if body.get("tier") is None else None
+    usage_record_batch(bodies)
+
+    def by_product():
+        rows = client.get("/api/v1/usage?group_by=product", HTTP_AUTHORIZATION=f"Bearer {secret}").json()["rows"]
+        return {row["product"]: (row["requests"], row["quantity"], row["credits"]) for row in rows}
+
+    live = by_product()
+    assert live["workflow.onboarding"][:2] == (1, {"images": "1", "pages": "2"})
+    assert live["llm.llama-3-8b"][:2] == (2, {"inference_seconds": "0.3"})
+    rollup_run(full=True)
+    assert by_product() == live
+    row = DailyUsage.objects.get(product="llm.llama-3-8b")
+    assert row.quantity == {"inference_seconds": "0.3"} and row.requests == 2
