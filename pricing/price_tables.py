@@ -8,14 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.http import QueryDict
-
 from billing.models import Plan
-from billing.money import USD_PER_CREDIT, format_credits, micro_to_credits
-from config.api import ApiError
+from billing.money import USD_PER_CREDIT, micro_to_credits
 from pricing.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
-from pricing.events import INSTANCES, UNITS, decimal_text, parse_event
-from pricing.quote import price_event, row_payload
+from pricing.events import decimal_text
 
 TEN_MINUTES = 600
 
@@ -36,10 +32,30 @@ def usd_text(credits: Decimal | int | str, places: int | None = None) -> str:
     """USD of an exact credit amount: all places a price needs, or rounded for totals."""
     usd = Decimal(credits) * USD_PER_CREDIT
     if places is not None:
-        return f"${usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}"
+        return f"USD {usd.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,}"
     text = decimal_text(usd)
     whole, _, cents = text.partition(".")
-    return f"${whole}.{cents.ljust(2, '0')}"  # $0.10, not $0.1; $0.0000872083 stays exact
+    return f"USD {int(whole):,}.{cents.ljust(2, '0')}"  # USD 0.10, not 0.1; USD 0.0000872083 stays exact
+
+
+def credits_amount(micro: int) -> str:
+    """An amount on a page: '4,936.00 credits' (exact micro-credits are for receipts)."""
+    credits = micro_to_credits(micro).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{credits:,} credits"
+
+
+def usd_amount(micro: int) -> str:
+    """An amount in dollars on a page: 'USD 49.36'; a non-zero amount under a cent says so."""
+    usd = micro_to_credits(micro) * USD_PER_CREDIT
+    cents = usd.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if micro and not cents:
+        return "under USD 0.01"
+    return f"USD {cents:,}"
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """1234 -> '1,234'; 2.50 -> '2.5'."""
+    return f"{Decimal(quantity).normalize():,f}"
 
 
 @dataclass
@@ -112,8 +128,15 @@ def pricing_tables(at: datetime | None = None) -> dict:
             {"product": v.product, "per": _per(v), "effective_from": v.effective_from, "description": v.description}
             for v in scheduled
         ],
-        "machines": sorted({key for t in rate_tables if t["kind"] == "machine" for key in (r["key"] for r in t["rows"])}),
+        "machines": [{"key": r["key"], "label": r["label"]}
+                     for t in rate_tables if t["kind"] == "machine" for r in t["rows"]],
+        "custom_price": _flat_price(flat_rows, "custom.*"),
+        "enterprise_price": _flat_price(flat_rows, "enterprise.*"),
     }
+
+
+def _flat_price(rows, product):
+    return next((row["price"] for row in rows if row["product"] == product), None)
 
 
 def plans_table() -> dict:
@@ -152,62 +175,3 @@ def plans_table() -> dict:
         ("Deployments", lambda p: p.deployments), ("Service level", lambda p: p.service_level),
     ]
     return {"plans": plans, "plan_rows": [(label, [fn(p) or "—" for p in plans]) for label, fn in rows]}
-
-
-ESTIMATOR_PRODUCTS = [
-    "document.invoice", "document.markdown", "image.receipt", "healthcare.claim", "audio.call",
-    "video.clip", "custom.my-model", "enterprise.contracts", "llm.llama-3-8b", "dedicated.sdxl",
-    "example.image-gen", "example.chat", "someone/any-model",
-]
-
-
-@dataclass
-class Estimate:
-    params: dict
-    submitted: bool
-    error: str | None = None
-    error_param: str | None = None
-    rows: list | None = None
-    total_credits: str | None = None
-    total_usd: str | None = None
-    not_billed_reason: str | None = None
-
-
-def estimate_from_query(query: QueryDict) -> dict:
-    """The estimator's answer for GET parameters: the same parse and price as the API.
-
-    Nothing is stored or charged; errors come back as the API's message, for the form.
-    """
-    params = {
-        "product": (query.get("product") or "document.invoice").strip(),
-        "tier": query.get("tier") or "auto",
-        "grounding": query.get("grounding") in ("on", "true", "1"),
-        "unit": query.get("unit") or "pages",
-        "quantity": (query.get("quantity") or "1").strip(),
-        "instance": query.get("instance") or "micro",
-        "machine": query.get("machine") or "a100-80gb",
-    }
-    estimate = Estimate(params=params, submitted="product" in query)
-    if not estimate.submitted:
-        return estimate
-    quantity = {params["unit"]: params["quantity"]}
-    if params["unit"] == "inference_seconds":
-        quantity["instance"] = params["instance"]
-    if params["unit"] == "gpu_seconds":
-        quantity["machine"] = params["machine"]
-    body = {"product": params["product"], "tier": params["tier"], "grounding": params["grounding"],
-            "quantity": quantity}
-    try:
-        quote = price_event(parse_event(body, gateway=False))
-    except ApiError as error:
-        estimate.error, estimate.error_param = error.message, error.param
-        return estimate
-    estimate.rows = [dict(row_payload(row), usd=usd_text(micro_to_credits(row.cost_micro), places=6))
-                     for row in quote.rows]
-    estimate.total_credits = format_credits(quote.total_micro)
-    estimate.total_usd = usd_text(micro_to_credits(quote.total_micro), places=6)
-    return estimate
-
-
-ESTIMATOR_UNITS = UNITS
-ESTIMATOR_INSTANCES = INSTANCES

@@ -10,14 +10,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from teams.decorators import manager_required, workspace_required
 from pricing.custom_models import custom_model_register, custom_model_remove, custom_models_state
 from pricing.models import CustomModel
-from pricing.price_tables import (
-    ESTIMATOR_INSTANCES,
-    ESTIMATOR_PRODUCTS,
-    ESTIMATOR_UNITS,
-    estimate_from_query,
-    plans_table,
-    pricing_tables,
-)
+from pricing.comparison import inference_comparison
+from pricing.events import TIERS
+from pricing.estimator import INSTANCE_CHOICES, PRODUCTS, UNIT_CHOICES, estimate_from_query
+from pricing.price_tables import plans_table, pricing_tables
 
 
 @require_GET
@@ -29,8 +25,8 @@ def pricing(request):
     else:
         response = render(request, "pricing/pricing.html", {
             **pricing_tables(), **plans_table(), "estimate": estimate,
-            "estimator_products": ESTIMATOR_PRODUCTS, "estimator_units": ESTIMATOR_UNITS,
-            "estimator_instances": ESTIMATOR_INSTANCES,
+            "estimator_products": PRODUCTS, "estimator_units": UNIT_CHOICES,
+            "estimator_instances": INSTANCE_CHOICES, "comparison": inference_comparison(), "tiers": TIERS,
         })
     patch_vary_headers(response, ("HX-Request",))
     return response
