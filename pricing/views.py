@@ -8,7 +8,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from teams.decorators import manager_required, workspace_required
-from pricing.custom_models import custom_model_register, custom_model_remove, custom_models_state
+from pricing.custom_models import (
+    allowance_text,
+    custom_model_register,
+    custom_model_remove,
+    custom_models_state,
+    plans_with_custom_models,
+    workspace_managers,
+)
 from pricing.models import CustomModel
 from pricing.comparison import inference_comparison
 from pricing.events import TIERS
@@ -53,6 +60,12 @@ def custom_models(request):
         "models": models, "allowed": allowed, "usable": usable,
         "at_limit": allowed is not None and len(models) >= allowed,
         "can_manage": request.membership.is_manager,
+        "plan": request.workspace.billing.plan,
+        "upgrade_plans": [
+            {"plan": plan, "allowance": allowance_text(plan.custom_models_allowed)}
+            for plan in plans_with_custom_models()
+        ],
+        "managers": workspace_managers(request.workspace),
     })
 
 

@@ -105,3 +105,31 @@ def test_after_a_downgrade_models_beyond_the_allowance_are_not_usable(client_for
     with pytest.raises(UnknownProduct):
         quote(workspace, "custom.m5")
     assert "Over plan limit" in client_for(owner).get(PAGE).content.decode()
+
+
+def test_on_a_plan_without_custom_models_the_page_names_the_plans_that_have_them_and_how_to_upgrade(
+        client_for, owner, workspace):
+    html = client_for(owner).get(PAGE).content.decode()
+    assert "Your Starter plan runs pre-configured models only." in html
+    assert "Custom models come with <strong>Pro</strong> (up to 5) and <strong>Enterprise</strong> (any number)." in html
+    # The way to upgrade: Pro on the Billing page's plan card, Enterprise through sales.
+    assert '<a class="button button-primary" href="/settings/billing/#plan-title">Upgrade to Pro on the Billing page</a>' in html
+    assert 'href="/settings/billing/contact-sales/">Contact sales about Enterprise</a>' in html
+    assert 'id="plan-title"' in client_for(owner).get("/settings/billing/").content.decode()
+    # Not an invitation to do what the plan cannot: no form, no "0 of 0".
+    assert 'name="name"' not in html and "0 of 0" not in html
+
+
+def test_a_member_on_such_a_plan_is_told_whom_to_ask(client_for, member, owner, admin_user, workspace):
+    html = client_for(member).get(PAGE).content.decode()
+    assert "Custom models come with <strong>Pro</strong>" in html
+    assert f'ask <a href="mailto:{owner.email}">{owner.email}</a> or <a href="mailto:{admin_user.email}">{admin_user.email}</a>' in html
+    assert "Upgrade to Pro on the Billing page" not in html
+
+
+def test_the_plans_named_come_from_the_plan_table(client_for, owner, workspace):
+    Plan.objects.filter(code="pro").update(custom_models_allowed=3)
+    html = client_for(owner).get(PAGE).content.decode()
+    assert "<strong>Pro</strong> (up to 3)" in html
+    response = client_for(owner).post(PAGE, {"name": "invoices-v2"}, follow=True)
+    assert "Custom models come with Pro (up to 3) and Enterprise (any number)." in response.content.decode()
