@@ -33,6 +33,8 @@ def healthz(request):
     return JsonResponse({"status": status, "checks": checks, "degraded": degraded_counts()}, status=code)
 
 
+@csrf_exempt  # a documented route: any other method is 405 (require_GET), not the CSRF 403
+@require_GET
 def ping(request):
     """A trivial JSON answer without database or cache: the baseline of bench/authorize.py."""
     return JsonResponse({"status": "ok"})

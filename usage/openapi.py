@@ -6,12 +6,18 @@ from usage.reports, the batch size from usage.services. tests/usage/test_openapi
 schemathesis with every check against the served document to keep both honest.
 """
 
+import json
+
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from config.api import DATE_PATTERN, RETRY_AFTER_SECONDS
 from pricing.event_schema import event_schemas
+from usage.api_examples import EXAMPLES
 from usage.reports import DEFAULT_RANGE_DAYS, GROUPINGS, MAX_RANGE_DAYS
 from usage.services import MAX_BATCH
 
@@ -37,7 +43,7 @@ def _ref(name):
 
 
 def _error(description, *codes, headers=None):
-    listed = "; ".join(f"`{c}`: {ERROR_CODES[c]}" for c in codes)
+    listed = " ".join(f"`{c}`: {ERROR_CODES[c]}" for c in codes)  # each meaning is a sentence
     response = {
         "description": f"{description} Codes: {listed}",
         "content": {"application/json": {"schema": {
@@ -250,7 +256,8 @@ PATHS = {
             {"name": "start", "in": "query", "schema": DATE,
              "description": f"First day, inclusive; default {DEFAULT_RANGE_DAYS - 1} days before `end`."},
             {"name": "end", "in": "query", "schema": DATE, "description": "Last day, inclusive; default today."},
-            {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": list(GROUPINGS)}},
+            {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": list(GROUPINGS)},
+             "description": "One row per day (the default), per key or per product."},
         ],
         "responses": {
             "200": _ok("Rows and the total.", _ref("UsageReport")),
@@ -285,18 +292,52 @@ PATHS = {
             "503": _ok("The database fails.", HEALTH),
         },
     }},
+    "/api/v1/ping": {"get": {
+        "operationId": "ping", "tags": ["Operations"], "security": [],
+        "summary": "A trivial answer touching neither database nor cache",
+        "description": "The benchmarks' baseline: what the server, middleware and framework cost alone.",
+        "responses": {"200": _ok("Always ok.", {
+            "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}})},
+    }},
+    "/api/v1/openapi.json": {"get": {
+        "operationId": "openapi", "tags": ["Reference"], "security": [],
+        "summary": "This API as an OpenAPI 3.1 document",
+        "description": "For code generators and API clients; the page at /api/v1/docs is the same document, to read.",
+        "responses": {"200": _ok("The document.", {
+            "type": "object", "required": ["openapi", "info", "paths"],
+            "properties": {"openapi": {"type": "string"}, "info": {"type": "object"},
+                           "paths": {"type": "object"}}})},
+    }},
 }
+# Routes answered without the database (no 503 to document).
+NO_DATABASE = {"/api/v1/ping", "/api/v1/openapi.json"}
+
+def _example_attach(path, method, operation):
+    """Put the route's example (usage.api_examples) where OpenAPI keeps examples."""
+    example = EXAMPLES.get((method, path))
+    if example is None:
+        return
+    if "body" in example:
+        operation["requestBody"]["content"]["application/json"]["example"] = example["body"]
+    for parameter in operation.get("parameters", []):
+        value = example.get("query", {}).get(parameter["name"], example.get("params", {}).get(parameter["name"]))
+        if value is not None:
+            parameter["example"] = value
+    answer = operation["responses"]["200"]["content"]["application/json"]
+    answer["example"] = example["answer"]
+
 
 RETRY_HEADER = {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"},
                                 "description": f"Seconds to wait before retrying ({RETRY_AFTER_SECONDS})."}}
 for _path, _methods in PATHS.items():
     for _method, _operation in _methods.items():
-        if _path.startswith("/api/"):  # every JSON route (config.api.json_api)
+        if _path.startswith("/api/") and _path not in NO_DATABASE:  # config.api.json_api
             _operation["responses"]["503"] = _error(
                 "The database is unreachable: retry the same request.", "service_unavailable",
                 headers=RETRY_HEADER)
         if "requestBody" in _operation:  # config.api.read_json_object
             _operation["responses"]["413"] = _error("The body is too large.", "request_too_large")
+        _example_attach(_path, _method, _operation)
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -315,7 +356,8 @@ DOCUMENT = {
         {"name": "Gateway", "description": "Called by the inference gateway with a service token."},
         {"name": "Customer", "description": "Called by a customer's program with an API key."},
         {"name": "Prices", "description": "The price catalog and quotes."},
-        {"name": "Operations", "description": "Health."},
+        {"name": "Operations", "description": "Health and the benchmarks' baseline."},
+        {"name": "Reference", "description": "This document."},
     ],
     "paths": PATHS,
     "components": {
@@ -334,47 +376,119 @@ def openapi_document():
     return DOCUMENT
 
 
+@csrf_exempt  # an undeclared method is 405 (require_GET), not the CSRF check's 403
 @require_GET
 def openapi_json(request):
     return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})
 
 
+# The page's two audiences: a customer's programs (an API key, or nothing) and the operators
+# of the platform, whose gateway calls with a service token and who watch health.
+SECTIONS = (
+    ("customer", "Routes for your programs",
+     "Called with an API key from the API Keys page (or with none, where it says so).",
+     ("Customer", "Prices", "Reference")),
+    ("operators", "Gateway and operations routes, for the platform's operators",
+     "The inference gateway calls these with a service token (made with manage.py create_service_token), "
+     "before and after every inference request; a customer's API key is refused here. Health is for load balancers.",
+     ("Gateway", "Operations")),
+)
+CREDENTIALS = {"serviceToken": "Service token", "customerKey": "Customer API key"}
+
+
 @require_GET
 def api_docs(request):
     """The document as a plain server-rendered page: no CDN, no script."""
-    operations = []
-    for path, methods in PATHS.items():
-        for method, op in methods.items():
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            operations.append({
-                "id": op["operationId"], "method": method.upper(), "path": path, "summary": op["summary"],
-                "description": op.get("description", ""),
-                "auth": {"serviceToken": "Service token", "customerKey": "Customer API key"}.get(
-                    next(iter(op["security"][0]), "") if op["security"] else "", "None"),
-                "body": _schema_name(body) if body else None,
-                "parameters": op.get("parameters", []),
-                "responses": [
-                    {"status": status, "description": r["description"],
-                     "schema": _schema_name(r.get("content", {}).get("application/json", {}).get("schema"))}
-                    for status, r in op["responses"].items()
-                ],
-            })
+    base_url = request.build_absolute_uri("/").rstrip("/")
+    operations = [_operation_view(path, method, op, base_url)
+                  for path, methods in PATHS.items() for method, op in methods.items()]
+    sections = [
+        {"id": key, "title": title, "intro": intro,
+         "operations": [op for op in operations if op["tag"] in tags]}
+        for key, title, intro, tags in SECTIONS
+    ]
     schemas = [{"name": name, "rows": _schema_rows(schema)} for name, schema in SCHEMAS.items()]
     return render(request, "usage/api_docs.html", {
-        "info": DOCUMENT["info"], "operations": operations, "schemas": schemas,
+        "info": DOCUMENT["info"], "sections": sections, "schemas": schemas,
+        "error_codes": [(code, prose(meaning)) for code, meaning in ERROR_CODES.items()],
     })
 
 
-def _schema_name(schema):
-    if not schema:
+def prose(text):
+    """The document's descriptions are CommonMark, whose only markup here is `code`: on the
+    page it becomes <code>, everything else is escaped text."""
+    parts = escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: show the text as it is
+        return escape(text)
+    return mark_safe("".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts)))
+
+
+def _operation_view(path, method, op, base_url):
+    security = next(iter(op["security"][0]), "") if op["security"] else ""
+    body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    return {
+        "id": op["operationId"], "method": method.upper(), "path": path, "tag": op["tags"][0],
+        "summary": op["summary"], "description": prose(op.get("description", "")),
+        "auth": CREDENTIALS.get(security, "No credential"),
+        "body": _schema_links(body.get("schema")),
+        "parameters": [{"name": p["name"], "in": p["in"], "description": prose(p.get("description", ""))}
+                       for p in op.get("parameters", [])],
+        "responses": [_response_view(status, r) for status, r in op["responses"].items()],
+        "example": _example_view(path, method, security, base_url),
+    }
+
+
+def _response_view(status, response):
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    codes = (schema or {}).get("properties", {}).get("error", {}).get("properties", {}).get("code", {}).get("enum", [])
+    return {
+        "status": status, "schema": _schema_links(schema),
+        "description": prose(response["description"].split(" Codes: ")[0]),
+        "codes": [(code, prose(ERROR_CODES[code])) for code in codes],
+    }
+
+
+def _example_view(path, method, security, base_url):
+    """The route's example as a curl command and the JSON it answers."""
+    example = EXAMPLES.get((method, path))
+    if example is None:
         return None
+    url = base_url + example.get("path", path)
+    if example.get("query"):
+        url += "?" + "&".join(f"{name}={value}" for name, value in example["query"].items())
+    lines = [f"curl{' -X POST' if method == 'post' else ''} '{url}'"]
+    secret = {"serviceToken": "$METERDESK_SERVICE_TOKEN", "customerKey": "$METERDESK_API_KEY"}.get(security)
+    if secret:
+        lines.append(f'-H "Authorization: Bearer {secret}"')
+    if "body" in example:
+        lines.append("-H 'Content-Type: application/json'")
+        lines.append("-d '" + json.dumps(example["body"], indent=2, ensure_ascii=False) + "'")
+    return {
+        "request": " \\\n  ".join(lines),
+        "status": example.get("status", 200),
+        "answer": json.dumps(example["answer"], indent=2, ensure_ascii=False),
+    }
+
+
+def _schema_links(schema):
+    """[(text, anchor or None)]: a named schema links to its table below, any other is text."""
+    if not schema:
+        return []
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return [(name, f"schema-{name}")]
     if "oneOf" in schema:
-        return " or ".join(_schema_name(s) or "object" for s in schema["oneOf"])
+        return [link for part in schema["oneOf"] for link in (_schema_links(part) or [("object", None)])]
     if "allOf" in schema:
-        return _schema_name(schema["allOf"][0])
-    return schema.get("type", "object")
+        return _schema_links(schema["allOf"][0])
+    if schema.get("type") == "object" and "properties" in schema:
+        fields = ", ".join(schema["properties"])
+        return [(f"an object with {fields}", None)]
+    return [(schema.get("type", "object"), None)]
+
+
+def _schema_name(schema):
+    return " or ".join(text for text, _ in _schema_links(schema)) or None
 
 
 def _type_text(schema):
@@ -399,6 +513,6 @@ def _schema_rows(schema):
     required = set(schema.get("required", []))
     return [
         {"name": name, "type": _type_text(prop), "required": name in required,
-         "description": prop.get("description", "")}
+         "description": prose(prop.get("description", ""))}
         for name, prop in schema.get("properties", {}).items()
     ]
