@@ -6,8 +6,9 @@ are Decimals, amounts are ints, and formatting happens only for people and JSON.
 
 from decimal import ROUND_HALF_UP, Decimal
 
-MICRO = 1_000_000
-USD_PER_CREDIT = Decimal("0.01")
+# The units are defined next to the template filters that show them (config, left of every
+# app, so any app's templates can load those filters).
+from config.values import MICRO, USD_PER_CREDIT
 
 
 def credits_to_micro(credits: int | str | Decimal) -> int:

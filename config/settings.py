@@ -86,8 +86,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "teams.context_processors.workspace",
             ],
-            # {% table %} and {% emptystate %}: the markup every page repeats, written once.
-            "libraries": {"components": "config.components"},
+            # {% table %} and {% emptystate %}: the markup every page repeats, written once;
+            # {% load values %}: the one way each kind of value (credits, USD, dates) is shown.
+            "libraries": {"components": "config.components", "values": "config.values"},
         },
     },
 ]

@@ -15,7 +15,8 @@ def test_owner_sees_balance_plan_movements_and_actions(workspace, owner, client_
     buy(workspace, 250, "p1")
     charge(workspace, 12.5, "u1")
     page = client_for(owner).get("/settings/billing/").content.decode()
-    assert "237.50" in page and "USD 2.375" in page  # balance in credits and USD
+    assert "237.50" in page and "USD 2.38" in page  # balance in credits and USD, to the cent
+    assert "USD 2.375" not in page  # sub-cent dollars belong in a receipt only
     assert "Credit purchase" in page and "−12.50" in page  # movements with kinds
     assert "Starter" in page and "10 requests/min" in page and "Community (Discord)" in page
     assert "Save billing mode" in page

@@ -105,7 +105,7 @@ def test_the_usage_page_shows_tables_chart_and_lookup(client_for, owner, usage_t
     assert 'id="usage-chart-data"' in page and "plotly.min.js" in page
     assert "<script>" not in page  # the CSP allows no inline script
     found = client.get("/usage/?request=d3").content.decode()
-    assert "12.00 credits" in found and "images" in found
+    assert "12.000000 credits" in found and "images" in found
     missing = client.get("/usage/?request=nope").content.decode()
     assert "No request with id" in missing
 

@@ -1,0 +1,87 @@
+"""One way to show each kind of value (config/values.py, `{% load values %}`): what a person
+reads for credits, dollars, quantities, dates and times, on every page."""
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from django.template import Context, Template
+
+from config.values import (
+    cents, credits, credits_amount, credits_exact, credits_signed, day, moment, number, quantities,
+    quantity, usd, usd_exact,
+)
+
+MICRO = 1_000_000
+
+
+def test_credits_on_pages_have_thousands_separators_two_places_and_their_unit():
+    assert credits(1_253_221_234) == "1,253.22 credits"
+    assert credits(1_253_225_000) == "1,253.23 credits"  # half up, never a float's guess
+    assert credits(0) == "0.00 credits"
+    assert credits_amount(-12_500_000) == "−12.50"
+    assert credits_amount(1_000_000_000_000) == "1,000,000.00"
+
+
+def test_a_movement_carries_its_direction():
+    assert credits_signed(250 * MICRO) == "+250.00"
+    assert credits_signed(-12_500_000) == "−12.50"
+    assert credits_signed(4_000) == "0.00"  # what rounds to nothing shows no direction
+
+
+def test_the_exact_value_keeps_every_micro_credit():
+    assert credits_exact(52_325) == "0.052325 credits"
+    assert credits_exact(1_253_221_234) == "1,253.221234 credits"
+    assert credits_exact(-1) == "−0.000001 credits"
+
+
+def test_dollars_to_the_cent_on_pages_and_below_it_only_in_a_receipt():
+    assert usd(1_253_221_234) == "USD 12.53"
+    assert usd(237_500_000) == "USD 2.38"
+    assert usd(-5 * MICRO) == "−USD 0.05"
+    assert usd_exact(52_325) == "USD 0.00052325"
+    assert usd_exact(5 * MICRO) == "USD 0.05"
+    assert cents(1_253) == "USD 12.53" and cents(250_000_00) == "USD 250,000.00"
+    assert cents(-20_000) == "−USD 200.00"
+
+
+@pytest.mark.parametrize("amount, unit, shown", [
+    (1204, "pages", "1,204 pages"),
+    (1, "pages", "1 page"),
+    (18_420, "audio_seconds", "5 h 7 min of audio"),
+    (18_450, "audio_seconds", "5 h 8 min of audio"),  # minutes rounded half up past an hour
+    (95, "video_seconds", "1 min 35 s of video"),
+    (Decimal("4.5"), "audio_second", "4.5 s of audio"),  # a price's unit reads the same
+    (7_200, "gpu_seconds", "2 h of GPU time"),
+    ("109080", "input_tokens", "109,080 input tokens"),
+    (Decimal("3.50"), "megapixels", "3.5 megapixels"),
+    (3, "galaxies", "3 galaxies"),  # a unit we do not know keeps its own name
+])
+def test_quantities_carry_their_unit_in_words(amount, unit, shown):
+    assert quantity(amount, unit) == shown
+
+
+def test_a_row_of_quantities_reads_as_one_line():
+    assert quantities({"pages": "1204", "audio_seconds": "18420"}) == "1,204 pages, 5 h 7 min of audio"
+    assert quantities({}) == "—"
+    assert number(1204) == "1,204" and number(Decimal("0.5")) == "0.5"
+
+
+def test_dates_and_times_read_the_same_everywhere_in_utc():
+    assert day(date(2026, 11, 28)) == "28 Nov 2026"
+    assert moment(datetime(2026, 11, 28, 16, 14, 59, tzinfo=timezone.utc)) == "28 Nov 2026, 16:14 UTC"
+    new_york = timezone(timedelta(hours=-5))
+    late_evening = datetime(2026, 11, 28, 21, 30, tzinfo=new_york)  # already the 29th in UTC
+    assert day(late_evening) == "29 Nov 2026"
+    assert moment(late_evening) == "29 Nov 2026, 02:30 UTC"
+
+
+def test_nothing_shows_a_dash_not_an_error():
+    assert credits(None) == usd(None) == day(None) == moment(None) == quantity(None, "pages") == "—"
+
+
+def test_any_template_loads_them_by_one_name():
+    html = Template("{% load values %}{{ m|credits }} · {{ m|usd }} · {{ d|day }}").render(
+        Context({"m": 1_253_221_234, "d": date(2026, 11, 28)})
+    )
+    assert html == "1,253.22 credits · USD 12.53 · 28 Nov 2026"
