@@ -40,6 +40,9 @@ class APIKey(models.Model):
     spend_cap_credits = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Credits this key may spend per billing cycle; empty: no cap."
     )
+    # The one-time value of the page's create form that made this key: a second submission
+    # of that form (a reload, a double click) hits the unique constraint and makes nothing.
+    creation_nonce = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     objects = APIKeyQuerySet.as_manager()
 

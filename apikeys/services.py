@@ -32,24 +32,39 @@ LAST_USED_EVERY = timedelta(seconds=60)
 MAX_SPEND_CAP_CREDITS = 10**12
 
 
+class KeyAlreadyCreated(Exception):
+    """The create form carrying this nonce already made a key (its secret is gone)."""
+
+
 def key_create(
     *, workspace: Workspace, user: User, name: str, expires_at: datetime | None = None,
-    spend_cap_credits: int | None = None,
+    spend_cap_credits: int | None = None, nonce: str | None = None,
 ) -> tuple[APIKey, str]:
-    """Make a key; returns (key, secret). The secret exists only in this return value."""
+    """Make a key; returns (key, secret). The secret exists only in this return value.
+
+    `nonce` is the create form's one-time value: a second call with it raises
+    KeyAlreadyCreated, also when both run at once (the unique constraint decides).
+    """
     name = (name or "").strip()
     if not name:
         raise ValidationError("Give the key a name, e.g. “CI” or “Production”.")
     secret = secret_generate(KEY_PREFIX)
-    key = APIKey.objects.create(
-        workspace=workspace,
-        name=name[:80],
-        prefix=secret_visible_prefix(secret, KEY_PREFIX),
-        key_hash=secret_hash(secret),
-        created_by=user,
-        expires_at=expires_at,
-        spend_cap_credits=spend_cap_credits,
-    )
+    try:
+        with transaction.atomic():
+            key = APIKey.objects.create(
+                workspace=workspace,
+                name=name[:80],
+                prefix=secret_visible_prefix(secret, KEY_PREFIX),
+                key_hash=secret_hash(secret),
+                created_by=user,
+                expires_at=expires_at,
+                spend_cap_credits=spend_cap_credits,
+                creation_nonce=nonce or None,
+            )
+    except IntegrityError:
+        if nonce and APIKey.objects.filter(creation_nonce=nonce).exists():
+            raise KeyAlreadyCreated(nonce) from None
+        raise
     return key, secret
 
 

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 
 from apikeys.forms import KeyCreateForm, SpendCapForm
 from apikeys.selectors import key_may_revoke, keys_for_page
-from apikeys.services import key_create, key_revoke, key_spend_cap_set
+from apikeys.services import KeyAlreadyCreated, key_create, key_revoke, key_spend_cap_set
 from billing.selectors import cycle_usage
 from teams.decorators import manager_required, workspace_required
 
@@ -19,7 +19,7 @@ def _page(request, *, form=None, new_secret=None, new_key=None, status=200):
         {
             "keys": keys_for_page(request.workspace, cycle_start_at=usage.window.start),
             "cycle_usage": usage,
-            "form": form or KeyCreateForm(),
+            "form": form or KeyCreateForm.fresh(),
             "new_secret": new_secret,
             "new_key": new_key,
             "can_manage": request.membership.is_manager,
@@ -41,14 +41,26 @@ def keys_create(request):
     form = KeyCreateForm(request.POST)
     if not form.is_valid():
         return _page(request, form=form, status=400)
-    key, secret = key_create(
-        workspace=request.workspace, user=request.user,
-        name=form.cleaned_data["name"], expires_at=form.expires_at(),
-    )
+    try:
+        key, secret = key_create(
+            workspace=request.workspace, user=request.user, name=form.cleaned_data["name"],
+            expires_at=form.expires_at(), nonce=form.cleaned_data["nonce"],
+        )
+    except KeyAlreadyCreated:
+        # A reload or second click sent this form again. The secret was in the first
+        # answer only, so there is nothing to show again: say so and leave the POST.
+        messages.info(
+            request,
+            "This key was already created. Its secret was shown once, when it was made; "
+            "if you did not copy it, revoke that key and create a new one.",
+        )
+        return redirect("apikeys:list")
     messages.success(request, f"Created the key “{key.name}”. Copy it now: it will not be shown again.")
-    # Rendered in this response only (never stored, not even in the session), so the
-    # secret is shown exactly once.
-    return _page(request, new_secret=secret, new_key=key, status=201)
+    # The one answer that is not a redirect: the secret is rendered here only (never
+    # stored, not even in the session), and no cache may keep this page.
+    response = _page(request, new_secret=secret, new_key=key, status=201)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST

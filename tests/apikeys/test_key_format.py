@@ -52,7 +52,7 @@ def test_a_key_of_the_wrong_length_is_refused_before_it_is_hashed(monkeypatch, d
 
 def test_the_database_holds_no_plaintext_key(workspace, owner, client_for):
     key, secret = key_create(workspace=workspace, user=owner, name="CI")
-    response = client_for(owner).post("/settings/api-keys/new/", {"name": "Prod"})
+    response = client_for(owner).post("/settings/api-keys/new/", {"name": "Prod", "nonce": "prod-form-nonce-0001"})
     shown = re.search(r'value="(mdk_live_[0-9A-Za-z]{36})"', response.content.decode()).group(1)
     stored = APIKey.objects.get(pk=key.pk)
     assert stored.key_hash == secret_hash(secret) and stored.prefix == secret[:15]

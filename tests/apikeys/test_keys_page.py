@@ -22,23 +22,49 @@ def test_it_lists_keys_with_prefix_creator_and_credits_this_cycle(client_for, wo
     assert not SECRET.search(html)
 
 
+def form_nonce(html):
+    return re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+
+
 def test_member_creates_a_key_and_sees_the_secret_exactly_once(client_for, workspace, member):
     client = client_for(member)
-    response = client.post("/settings/api-keys/new/", {"name": "My laptop", "expires_in": "30"})
+    nonce = form_nonce(client.get(PAGE).content.decode())
+    response = client.post("/settings/api-keys/new/", {"name": "My laptop", "expires_in": "30", "nonce": nonce})
     assert response.status_code == 201
     html = response.content.decode()
     secret = SECRET.search(html).group(0)
     assert f"export METERDESK_API_KEY={secret}" in html
     assert "will not be shown again" in html and 'data-copy="new-key-secret"' in html
-    assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+    assert "no-store" in response["Cache-Control"].split(", ")
     key = APIKey.objects.get(workspace=workspace)
     assert key.created_by == member and key.expires_at is not None
     assert secret not in client.get(PAGE).content.decode()
 
 
 def test_a_key_without_a_name_is_not_created(client_for, member):
-    response = client_for(member).post("/settings/api-keys/new/", {"name": "  "})
+    response = client_for(member).post("/settings/api-keys/new/", {"name": "  ", "nonce": "n" * 32})
     assert response.status_code == 400
+    assert not APIKey.objects.exists()
+
+
+def test_the_same_create_form_sent_twice_makes_one_key_and_says_so(client_for, workspace, member):
+    client = client_for(member)
+    nonce = form_nonce(client.get(PAGE).content.decode())
+    first = client.post("/settings/api-keys/new/", {"name": "Twice", "nonce": nonce})
+    assert first.status_code == 201
+    assert form_nonce(first.content.decode()) != nonce  # the next key gets a fresh form
+
+    again = client.post("/settings/api-keys/new/", {"name": "Twice", "nonce": nonce})
+    assert again.status_code in (302, 303) and again["Location"] == PAGE
+    html = client.get(PAGE).content.decode()
+    assert "This key was already created" in html and not SECRET.search(html)
+    assert APIKey.objects.filter(workspace=workspace).count() == 1
+
+
+def test_a_create_form_without_its_nonce_creates_nothing(client_for, workspace, member):
+    response = client_for(member).post("/settings/api-keys/new/", {"name": "Scripted"})
+    assert response.status_code == 400
+    assert "Reload the page" in response.content.decode()
     assert not APIKey.objects.exists()
 
 

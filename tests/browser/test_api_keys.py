@@ -60,3 +60,30 @@ def test_create_copy_use_revoke_and_see_it_refused(page, screenshot):
 
     refused = authorize(page, token, secret)
     assert refused.status == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_reloading_the_page_after_creating_a_key_makes_no_second_key(page, screenshot):
+    from apikeys.models import APIKey
+
+    owner = UserFactory(email="reload-owner@example.com")
+    workspace = WorkspaceFactory(owner=owner, name="Reload Inc")
+    log_in(page, owner.email, PASSWORD)
+    page.goto("/settings/api-keys/")
+    page.get_by_role("button", name="Create key").first.click()
+    page.get_by_label("Name").fill("Once")
+    page.get_by_role("dialog").get_by_role("button", name="Create key").click()
+    secret = page.get_by_label("Secret key").input_value()
+
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 860})
+        screenshot(page, f"api-keys-created-{width}")
+
+    page.reload()  # the browser sends the same POST again
+    page.get_by_text("This key was already created").wait_for()
+    assert secret not in page.content()
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 860})
+        screenshot(page, f"api-keys-reloaded-after-create-{width}")
+    assert APIKey.objects.filter(workspace=workspace).count() == 1
+    page.go_back()
+    assert APIKey.objects.filter(workspace=workspace).count() == 1

@@ -81,3 +81,15 @@ def test_after_leaving_the_last_workspace_the_dashboard_offers_a_new_one(client,
     client.force_login(member)
     response = client.post("/settings/team/leave/", follow=True)
     assert "You are not in a workspace" in response.content.decode()
+
+
+def test_staff_without_a_workspace_are_sent_to_the_admin_not_told_they_left(client, db):
+    from tests.factories import UserFactory
+
+    staff = UserFactory(email="staff@meterdesk.test")
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    client.force_login(staff)
+    html = client.get("/").content.decode()
+    assert 'href="/admin/"' in html and "Open the admin" in html
+    assert "removed from every workspace" not in html
