@@ -10,9 +10,10 @@ from teams.signals import workspace_created
 
 @receiver(workspace_created)
 def open_billing_account(sender, workspace, owner, **kwargs):
-    from billing.services import billing_account_open
+    from billing.services import billing_account_open, signup_bonus_on_workspace_created
 
     billing_account_open(workspace=workspace)
+    signup_bonus_on_workspace_created(owner)
 
 
 @receiver(email_confirmed)

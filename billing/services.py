@@ -16,12 +16,12 @@ from billing.closing import cycle_close_locked, cycles_close_due
 from billing.cycles import cycle_bounds, cycle_open
 from billing.ledger import Posting, ledger_post, shards_create
 from billing.models import (
-    BillingAccount, BillingCycle, BillingMode, EntryKind, PAYG_DEFAULT_OVERAGE_LIMIT, Plan,
+    BillingAccount, BillingCycle, BillingMode, EntryKind, LedgerEntry, PAYG_DEFAULT_OVERAGE_LIMIT, Plan,
 )
 from billing.money import MICRO
 from billing.selectors import workspace_has_saved_card
 from config.flash import Refusal
-from teams.models import Membership, Role, Workspace
+from teams.models import Invitation, Membership, Role, Workspace
 
 DEFAULT_PLAN = "starter"
 # The most overage an owner may allow on a plan without a default limit (USD 1,000).
@@ -55,16 +55,20 @@ def billing_account_open(
 
 
 def signup_bonus_grant(user: User) -> Posting | None:
-    """The one-time sign-up credits: once per verified user, on their first workspace.
+    """The one-time sign-up credits: once per verified user, on their first own workspace.
 
-    "First" is the oldest workspace the user owns, so making more workspaces (or verifying a
-    second address) never earns more: the ledger reference is per user and unique.
-    Returns the Posting, or None when nothing is due.
+    "Own" is a workspace the user owns and did not join through an invitation (an
+    invitation may make someone an owner of a colleague's workspace, which must not
+    collect their bonus); "first" is the oldest of those. Making more workspaces (or
+    verifying a second address) never earns more: the ledger reference is per user and
+    unique. Returns the Posting, or None when nothing is due (yet).
     """
     if not EmailAddress.objects.filter(user=user, verified=True).exists():
         return None
+    joined = Invitation.objects.filter(accepted_by=user).values("workspace_id")
     first = (
         Membership.objects.filter(user=user, role=Role.OWNER)
+        .exclude(workspace_id__in=joined)
         .order_by("workspace__created_at", "workspace_id")
         .values_list("workspace_id", flat=True)
         .first()
@@ -79,6 +83,17 @@ def signup_bonus_grant(user: User) -> Posting | None:
         amount_micro=account.plan.one_time_credits * MICRO,
         reference=signup_bonus_reference(user.pk), memo="Sign-up bonus",
     )
+
+
+def signup_bonus_on_workspace_created(owner: User | None) -> Posting | None:
+    """Someone who signed up through an invitation proved their address with its link (no
+    confirmation e-mail, so no bonus then) and had no workspace of their own: the bonus
+    waits for the first workspace they create. Everyone else got theirs on confirming."""
+    if owner is None or not Invitation.objects.filter(accepted_by=owner).exists():
+        return None
+    if LedgerEntry.objects.filter(reference=signup_bonus_reference(owner.pk)).exists():
+        return None
+    return signup_bonus_grant(owner)
 
 
 # --- who may change billing ----------------------------------------------------------------

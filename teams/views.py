@@ -40,8 +40,14 @@ def workspace_switch(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def workspace_new(request):
+    """"New workspace" in the switcher: a name (empty: "Ada's workspace"), then the new
+    workspace's dashboard, with the person as its owner."""
+    if request.method == "GET":
+        return render(request, "teams/workspace_new.html", {
+            "default_name": default_workspace_name(request.user.email),
+        })
     name = (request.POST.get("name") or "").strip() or default_workspace_name(request.user.email)
     workspace = workspace_create(owner=request.user, name=name[:80])
     request.session[SESSION_KEY] = workspace.id
@@ -218,6 +224,13 @@ def workspace_rename(request):
 # --- Accepting an invitation ---------------------------------------------------------------
 
 
+def _used_by(invitation, user):
+    return (
+        invitation is not None and invitation.accepted_by_id == user.pk
+        and invitation.workspace.memberships.filter(user=user).exists()
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request, token):
     invitation = services.invitation_by_token(token)
@@ -233,6 +246,11 @@ def invitation_accept(request, token):
         return render(request, "teams/invitation.html", {
             "invitation": invitation, "problem": problem, "next": here,
         })
+    if _used_by(invitation, request.user):
+        # Signing up through the link already joined (teams.adapter), or the link is opened
+        # again later: lead into the workspace rather than say the invitation was used.
+        request.session[SESSION_KEY] = invitation.workspace_id
+        return redirect("team")
     if request.method == "GET":
         return render(request, "teams/invitation.html", {
             "invitation": invitation, "problem": services.invitation_problem(invitation, user=request.user),

@@ -17,6 +17,13 @@ def link_from_last_mail(live_server, pattern):
     return re.search(re.escape(live_server.url) + pattern, body).group(0).replace(live_server.url, "")
 
 
+def log_in_as(page, email):
+    from tests.browser.conftest import log_in
+    from tests.factories import PASSWORD as FACTORY_PASSWORD
+
+    log_in(page, email, FACTORY_PASSWORD)
+
+
 def sign_up(page, email):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -51,11 +58,12 @@ def test_newcomer_invites_a_colleague_who_joins_and_is_removed(browser, page, li
     colleague.get_by_role("link", name="Sign up as colleague@startup.test").click()
     assert colleague.get_by_label("Email").input_value() == "colleague@startup.test"
     sign_up(colleague, "colleague@startup.test")
-    colleague.get_by_role("button", name="Accept and join Founder's workspace").click()
+    # Signing up through the link joins: no second step, no workspace of their own.
     colleague.get_by_text("Welcome to Founder's workspace. You joined as admin.").wait_for()
     assert colleague.url.endswith("/settings/team/")
     assert colleague.get_by_text("founder@startup.test").is_visible()
-    assert Membership.objects.filter(user__email="colleague@startup.test", workspace__name="Founder's workspace").exists()
+    memberships = Membership.objects.filter(user__email="colleague@startup.test")
+    assert [m.workspace.name for m in memberships] == ["Founder's workspace"]
 
     # The owner sees them in the team (screenshots at desktop and phone width) ...
     page.goto("/settings/team/")
@@ -76,3 +84,37 @@ def test_newcomer_invites_a_colleague_who_joins_and_is_removed(browser, page, li
     colleague.goto("/settings/team/")
     assert colleague.get_by_text("founder@startup.test").count() == 0
     colleague_context.close()
+
+
+def test_an_invited_newcomer_makes_a_workspace_of_their_own_from_the_switcher(browser, page, live_server, screenshot):
+    from tests.factories import UserFactory, WorkspaceFactory
+
+    owner = UserFactory(email="lead@bigco.test")
+    WorkspaceFactory(owner=owner, name="BigCo")
+    log_in_as(page, owner.email)
+    page.goto("/settings/team/")
+    page.get_by_label("E-mail address").fill("newhire@bigco.test")
+    page.get_by_role("button", name="Send invitation").click()
+    invite_path = link_from_last_mail(live_server, r"/invites/[^/\s]+/")
+    page.context.clear_cookies()
+
+    page.goto(invite_path)
+    page.get_by_role("link", name="Sign up as newhire@bigco.test").click()
+    sign_up(page, "newhire@bigco.test")
+    page.get_by_text("Welcome to BigCo. You joined as member.").wait_for()
+
+    page.locator(".switcher summary").click()
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 860})
+        screenshot(page, f"switcher-new-workspace-{width}")
+    page.get_by_role("menuitem", name="New workspace").click()
+    page.get_by_role("heading", name="New workspace").wait_for()
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 860})
+        screenshot(page, f"new-workspace-page-{width}")
+    page.get_by_label("Workspace name").fill("Side Project")
+    page.get_by_role("button", name="Create workspace").click()
+    page.get_by_text("Created Side Project. You are its owner.").wait_for()
+    # The sign-up bonus waited for the first workspace of their own.
+    page.goto("/settings/billing/")
+    page.get_by_text("100.00", exact=False).first.wait_for()

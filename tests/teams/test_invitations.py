@@ -5,7 +5,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from teams.models import Invitation, Membership, Role
+from billing.ledger import workspace_balance
+from billing.models import EntryKind, LedgerEntry
+from billing.money import MICRO
+from teams.models import Invitation, Membership, Role, Workspace
 from teams.selectors import SESSION_KEY
 from teams.services import TeamError, invitation_accept, invitation_create, token_hash
 from tests.factories import PASSWORD, UserFactory
@@ -132,7 +135,7 @@ def test_logged_out_visitor_is_offered_sign_up_and_log_in_that_come_back(client,
     assert f"/accounts/login/?next=/invites/{token}/" in html
 
 
-def test_newcomer_signs_up_from_the_invitation_and_comes_back_to_it(client, workspace, owner):
+def test_newcomer_signs_up_from_the_invitation_and_lands_in_the_inviting_workspace(client, workspace, owner):
     _, token = invite(workspace, owner, email="newbie@example.com")
     client.get(f"/invites/{token}/")
     signup = client.get(f"/accounts/signup/?next=/invites/{token}/&email=newbie@example.com")
@@ -140,12 +143,48 @@ def test_newcomer_signs_up_from_the_invitation_and_comes_back_to_it(client, work
     response = client.post("/accounts/signup/", {
         "email": "newbie@example.com", "password1": PASSWORD, "password2": PASSWORD,
         "next": f"/invites/{token}/",
+    }, follow=True)
+    # The link proved the mailbox: no confirmation e-mail, and signing up through it joins.
+    assert response.redirect_chain[-1][0] == "/settings/team/"
+    html = response.content.decode()
+    assert f"Welcome to {workspace.name}. You joined as member." in html
+    newbie = Membership.objects.get(user__email="newbie@example.com")  # the only membership
+    assert newbie.workspace == workspace and newbie.role == Role.MEMBER
+    assert client.session[SESSION_KEY] == workspace.pk
+    assert Workspace.objects.count() == 1  # no workspace of their own, so no credits of its own
+    assert not LedgerEntry.objects.filter(reference=f"signup-bonus:user:{newbie.user_id}").exists()
+
+
+def test_an_invited_newcomer_gets_the_sign_up_bonus_on_the_first_workspace_they_create(client, workspace, owner):
+    _, token = invite(workspace, owner, email="newbie@example.com", role=Role.OWNER)
+    client.get(f"/invites/{token}/")
+    client.post("/accounts/signup/", {
+        "email": "newbie@example.com", "password1": PASSWORD, "password2": PASSWORD,
+        "next": f"/invites/{token}/",
     })
-    # The link proved the mailbox, so no second confirmation e-mail: straight back to the invite.
-    assert response.status_code == 302 and response["Location"] == f"/invites/{token}/"
-    client.post(f"/invites/{token}/")
-    newbie = Membership.objects.get(workspace=workspace, user__email="newbie@example.com")
-    assert newbie.role == Role.MEMBER
+    newbie = Membership.objects.get(user__email="newbie@example.com").user
+    assert workspace_balance(workspace.pk) == 0  # joining (even as owner) brings no bonus
+
+    response = client.post("/workspaces/new/", {"name": "Newbie Labs"}, follow=True)
+    assert "Created Newbie Labs. You are its owner." in response.content.decode()
+    own = Workspace.objects.get(name="Newbie Labs")
+    assert workspace_balance(own.pk) == 100 * MICRO
+    bonus = LedgerEntry.objects.get(kind=EntryKind.SIGNUP_BONUS, workspace=own)
+    assert bonus.reference == f"signup-bonus:user:{newbie.pk}"
+
+    client.post("/workspaces/new/", {"name": "Second Labs"})  # once per person, not per workspace
+    assert workspace_balance(Workspace.objects.get(name="Second Labs").pk) == 0
+    assert workspace_balance(workspace.pk) == 0
+
+
+def test_an_opened_invitation_page_after_joining_leads_into_the_workspace(client, workspace, owner):
+    _, token = invite(workspace, owner, email="newbie@example.com")
+    client.get(f"/invites/{token}/")
+    client.post("/accounts/signup/", {
+        "email": "newbie@example.com", "password1": PASSWORD, "password2": PASSWORD,
+    })
+    response = client.get(f"/invites/{token}/")
+    assert response.status_code == 302 and response["Location"] == "/settings/team/"
 
 
 def test_newcomer_with_another_address_confirms_it_and_comes_back(client, workspace, owner):
