@@ -1,5 +1,7 @@
 // Small progressive enhancements; every page works without them.
 document.addEventListener("click", (event) => {
+  // A button marked aria-disabled stays focusable (to be heard with its reason) but does nothing.
+  if (event.target.closest('[aria-disabled="true"]')) { event.preventDefault(); return; }
   const dismiss = event.target.closest("[data-dismiss]");
   if (dismiss) dismiss.closest(".message").remove();
 
