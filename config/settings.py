@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "teams.context_processors.workspace",
+                "config.site.site_context",
             ],
             # {% table %} and {% emptystate %}: the markup every page repeats, written once;
             # {% load values %}: the one way each kind of value (credits, USD, dates) is shown.
@@ -196,8 +197,9 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Meterdesk] "
+ACCOUNT_EMAIL_SUBJECT_PREFIX = None  # teams.adapter: "[SITE_NAME] "
 ACCOUNT_ADAPTER = "teams.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
@@ -214,6 +216,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Meterdesk <no-reply@meterdes
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Links in mails that jobs send (no request to take the host from): a failed recharge, ...
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The name pages and e-mails speak as (config.site); the domain is SITE_URL's.
+SITE_NAME = env_str("SITE_NAME", "Meterdesk")
 EMAIL_URL = env_url("EMAIL_URL", {"smtp", "smtps", "submission"})
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 if EMAIL_URL:

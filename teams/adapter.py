@@ -5,6 +5,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.contrib import messages
 from django.db import transaction
 
+from config.site import site_context, site_current
 from teams.selectors import INVITATION_SESSION_KEY, SESSION_KEY
 from teams.services import (
     TeamError, default_workspace_name, invitation_accept, invitation_by_token, invitation_problem,
@@ -24,6 +25,14 @@ def _opened_invitation(request, email):
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix, email, context):
+        """allauth's mails name the site from settings (config.site), not from the Host
+        header of the request that sent them ("Hello from 127.0.0.1:8731")."""
+        super().send_mail(template_prefix, email, {**site_context(), **context})
+
+    def format_email_subject(self, subject):
+        return f"[{site_current().name}] {subject}"
+
     def save_user(self, request, user, form, commit=True):
         """A new user joins the workspace whose invitation they signed up through; anyone
         else starts with a workspace of their own, as its owner (docs/design.md)."""

@@ -20,6 +20,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from config.flash import Refusal
+from config.site import site_context
 from teams import permissions
 from teams.models import Invitation, Membership, Role, Workspace
 from teams.signals import member_removal_consequences, member_removed, workspace_created
@@ -93,7 +94,7 @@ def _actor(team, workspace, actor):
 def _invitation_send(invitation, token, base_url):
     link = base_url.rstrip("/") + f"/invites/{token}/"
     context = {"invitation": invitation, "link": link, "workspace": invitation.workspace,
-               "inviter": invitation.invited_by, "expires_at": invitation.expires_at}
+               "inviter": invitation.invited_by, "expires_at": invitation.expires_at, **site_context()}
     # A subject is a header: plain text (the template turns autoescape off) on one line.
     subject = " ".join(render_to_string("teams/email/invitation_subject.txt", context).split())
     message = EmailMultiAlternatives(

@@ -28,14 +28,14 @@ def sign_up(page, email):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password (again)").fill(PASSWORD)
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up").click()
 
 
 def test_newcomer_invites_a_colleague_who_joins_and_is_removed(browser, page, live_server, screenshot):
     # The newcomer signs up and opens the confirmation link from the mail.
     page.goto("/accounts/signup/")
     sign_up(page, "founder@startup.test")
-    page.get_by_role("heading", name="Verify Your Email Address").wait_for()
+    page.get_by_role("heading", name="Check your e-mail").wait_for()
     page.goto(link_from_last_mail(live_server, r"/accounts/confirm-email/[^/\s]+/"))
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url(lambda url: "/accounts/" not in url)
