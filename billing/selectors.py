@@ -159,9 +159,12 @@ def auto_recharge_payload(workspace: Workspace) -> dict:
     }
 
 
-def balance_payload(workspace: Workspace, *, at: datetime | None = None) -> dict:
-    """Exactly the JSON of docs/api.md's `GET /api/v1/balance`."""
-    summary = balance_summary(workspace, at=at)
+def balance_payload(
+    workspace: Workspace, *, at: datetime | None = None, summary: BalanceSummary | None = None,
+) -> dict:
+    """The JSON of docs/api.md's `GET /api/v1/balance` but its `forecast`, which usage adds
+    (usage.forecast.balance_with_forecast) from its roll-ups. `summary`: one already read."""
+    summary = summary or balance_summary(workspace, at=at)
     account = summary.account
     return {
         "workspace": workspace.slug,

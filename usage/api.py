@@ -8,6 +8,7 @@ from django.http import JsonResponse
 
 from apikeys.auth import api_key_required, service_token_required
 from config.api import json_api, json_response, read_json_object, require_method
+from usage.forecast import balance_with_forecast
 from usage.reports import usage_query, usage_query_params
 from usage.services import usage_body_parse, usage_record, usage_record_batch
 
@@ -36,6 +37,4 @@ def usage_list(request):
 @api_key_required
 def balance(request):
     require_method(request, "GET")
-    from billing.selectors import balance_payload  # billing's contract (docs/architecture.md)
-
-    return JsonResponse(balance_payload(request.workspace))
+    return JsonResponse(balance_with_forecast(request.workspace))

@@ -33,7 +33,8 @@ EXAMPLES = {
                    "balance": "1244.222952", "included_remaining": "0.000000", "overage": "0.000000",
                    "overage_limit": None, "cycle_start": "2026-11-28T00:00:00Z",
                    "cycle_end": "2026-12-28T00:00:00Z",
-                   "auto_recharge": {"enabled": False, "threshold": None, "amount": None}},
+                   "auto_recharge": {"enabled": False, "threshold": None, "amount": None},
+                   "forecast": {"daily_rate": "12.000000", "days_left": 103, "projected_cycle_spend": "358.000000"}},
     },
     ("get", "/api/v1/usage"): {
         "query": {"start": "2026-11-26", "end": "2026-11-28", "group_by": "product"},

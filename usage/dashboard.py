@@ -8,6 +8,7 @@ from billing.money import MICRO
 from billing.selectors import balance_summary, spend_state
 from teams.models import Workspace
 from usage.charts import credits_chart
+from usage.forecast import forecast_for
 from usage.models import UsageEvent
 from usage.reports import daily_series, recent_events
 from usage.tasks import rollup_if_stale
@@ -59,6 +60,7 @@ def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> d
         "has_usage": UsageEvent.objects.filter(workspace=workspace).exists(),
         "has_keys": workspace.api_keys.exists(),
         "alerts": alerts,
+        "forecast": forecast_for(workspace, summary=summary, now=now),
     }
 
 

@@ -160,7 +160,7 @@ SCHEMAS = {
         },
     },
     "Balance": {
-        "type": "object", "required": ["workspace", "plan", "billing_mode", "balance"],
+        "type": "object", "required": ["workspace", "plan", "billing_mode", "balance", "forecast"],
         "properties": {
             "workspace": {"type": "string"}, "plan": {"type": "string"},
             "billing_mode": {"type": "string", "enum": ["prepaid", "pay_as_you_go"]},
@@ -168,6 +168,17 @@ SCHEMAS = {
             "overage_limit": NULLABLE_DEC,
             "cycle_start": {"type": ["string", "null"]}, "cycle_end": {"type": ["string", "null"]},
             "auto_recharge": {"type": ["object", "null"]},
+            "forecast": {
+                "type": "object", "required": ["daily_rate", "days_left", "projected_cycle_spend"],
+                "description": "daily_rate: the last 7 full days' usage ÷ min(7, days since the first usage); "
+                               "days_left: floor((positive balance + overage allowance left) ÷ daily_rate), "
+                               "null when the rate is 0; projected_cycle_spend: used this cycle + "
+                               "daily_rate × the time left to cycle_end.",
+                "properties": {
+                    "daily_rate": DEC, "days_left": {"type": ["integer", "null"], "minimum": 0},
+                    "projected_cycle_spend": DEC,
+                },
+            },
         },
     },
     "UsageReport": {

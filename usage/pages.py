@@ -5,11 +5,12 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from billing.money import credits_to_micro, format_usd
-from billing.selectors import cycle_usage
+from billing.selectors import balance_summary, cycle_usage
 from config.api import InvalidRequest
 from config.csvexport import csv_response
 from teams.decorators import workspace_required
 from usage.charts import credits_chart
+from usage.forecast import forecast_for
 from usage.reports import (
     daily_series,
     event_lookup,
@@ -71,6 +72,7 @@ def usage_page(request):
         "lookup_id": lookup_id, "looked_up": looked_up,
         "today": timezone.now().date(),
         "cycle_usage": usage,
+        "forecast": forecast_for(workspace, summary=balance_summary(workspace)),
     })
 
 
