@@ -30,7 +30,7 @@ def procfile_commands(name="Procfile.prod"):
     return {process: command.strip() for process, command in entries}
 
 
-def test_database_url():
+def this_runs_database_url():
     """The URL of the database this test run uses (pytest-django's test database)."""
     db = settings.DATABASES["default"]
     auth = quote(db["USER"] or "", safe="")
@@ -43,7 +43,7 @@ def server_env(var_dir, **extra):
     """The environment of a production-shaped process on the test database and Redis."""
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=test_database_url(),
+        DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=this_runs_database_url(),
         REDIS_URL=settings.REDIS_URL, METERDESK_VAR_DIR=str(var_dir),
         PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
     )
@@ -85,10 +85,14 @@ class Process:
     def stop(self, grace=15):
         if self.running():
             self.kill(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
+        self.wait_or_kill(grace)
+
+    def wait_or_kill(self, grace):
+        """Wait up to `grace` seconds for a process already asked to stop, then kill what is left."""
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
         self.kill(signal.SIGKILL)  # anything left in the group, even after the leader exited
         if self.running():
             self.popen.wait(timeout=10)
