@@ -98,3 +98,21 @@ def test_every_account_mail_names_the_site_from_settings(client, settings, owner
         assert_speaks_as(message, "Acme Metering", "meter.acme.example")
         assert "Acme Metering" in message.body
     assert "on Acme Metering as member" in mail.outbox[4].body
+
+
+def test_account_messages_speak_in_the_products_words(client, owner, workspace):
+    """The flash after signing up, confirming and changing a password is ours, not allauth's."""
+    response = client.post("/accounts/signup/", {"email": "flash@example.com", "password1": PASSWORD,
+                                                 "password2": PASSWORD}, follow=True)
+    assert "We sent a confirmation link to flash@example.com." in response.content.decode()
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", mail.outbox[-1].body).group(1)
+    response = client.post(link, follow=True)
+    assert "Your e-mail address flash@example.com is confirmed." in response.content.decode()
+
+    client.force_login(owner)
+    new = "another-Long-passphrase-42"
+    response = client.post("/accounts/password/change/",
+                           {"oldpassword": PASSWORD, "password1": new, "password2": new}, follow=True)
+    html = response.content.decode()
+    assert "Your password has been changed." in html
+    assert "successfully" not in html and "Confirmation email sent" not in html
