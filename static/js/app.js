@@ -31,3 +31,26 @@ document.addEventListener("htmx:configRequest", (event) => {
   const token = document.querySelector("[name=csrfmiddlewaretoken]");
   if (token) event.detail.headers["X-CSRFToken"] = token.value;
 });
+
+// A table wider than its card scrolls inside it (.table-wrap). Keyboard users can scroll it
+// only once it takes focus, and a screen reader then needs its name: the table's caption,
+// else the card's heading. Only wraps that really scroll become tab stops, so re-checked
+// when the window resizes or htmx swaps content in.
+function scrollRegionsFocusable() {
+  for (const wrap of document.querySelectorAll(".table-wrap")) {
+    const scrolls = wrap.scrollWidth > wrap.clientWidth;
+    if (scrolls && !wrap.hasAttribute("tabindex")) {
+      const heading = wrap.querySelector("caption") || wrap.closest("section, nav")?.querySelector("h2, h3");
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", (heading ? heading.textContent.trim() : "Table") + " (scrolls sideways)");
+      wrap.dataset.scrollFocus = "";
+    } else if (!scrolls && "scrollFocus" in wrap.dataset) {
+      for (const name of ["tabindex", "role", "aria-label", "data-scroll-focus"]) wrap.removeAttribute(name);
+    }
+  }
+}
+scrollRegionsFocusable();  // deferred: the document is parsed
+let resizeTimer;
+window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(scrollRegionsFocusable, 150); });
+document.addEventListener("htmx:afterSettle", scrollRegionsFocusable);

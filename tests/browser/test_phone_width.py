@@ -24,4 +24,13 @@ def test_the_keys_table_scrolls_inside_its_card_not_the_page(page, screenshot):
     page.goto("/settings/api-keys/")
     wrap = page.locator(".table-wrap").first
     assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")  # the table does scroll, inside
+    # ... and a keyboard reaches it to scroll it, a screen reader by name (axe's
+    # scrollable-region-focusable); a wrap that does not scroll stays out of the tab order.
+    assert wrap.get_attribute("tabindex") == "0" and wrap.get_attribute("role") == "region"
+    assert wrap.get_attribute("aria-label").endswith("(scrolls sideways)")
+    wrap.focus()
+    page.keyboard.press("ArrowRight")
+    assert wrap.evaluate("el => el.scrollLeft") > 0
+    page.set_viewport_size({"width": 1366, "height": 844})
+    page.wait_for_function("() => !document.querySelector('.table-wrap').hasAttribute('tabindex')")
     screenshot(page, "api-keys-phone-390")
