@@ -100,6 +100,11 @@ WIDEST_ELEMENTS = """width => {
 }"""
 
 
+def page_kind(link):
+    """One visit per page of a kind: /settings/team/members/2/remove/ stands for every member's."""
+    return re.sub(r"/\d+/", "/N/", urlsplit(link).path)
+
+
 def screenshot_name(role, width, path):
     slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
     return SCREENSHOTS / f"{role}-{width}-{slug[:80]}.png"
@@ -117,7 +122,7 @@ def sweep(browser, live_server, role, user, start_pages):
         page = context.new_page()
         page.set_default_timeout(20_000)
         queue = list(start_pages) if width == WIDTHS[0] else list(visited)
-        seen = {urlsplit(p).path for p in queue}
+        seen = {page_kind(p) for p in queue}
         while queue:
             path = queue.pop(0)
             try:
@@ -129,8 +134,8 @@ def sweep(browser, live_server, role, user, start_pages):
             if width == WIDTHS[0]:
                 visited.append(path)
                 for link in same_site_links(page, live_server):
-                    if urlsplit(link).path not in seen and len(seen) < MAX_PAGES:
-                        seen.add(urlsplit(link).path)
+                    if page_kind(link) not in seen and len(seen) < MAX_PAGES:
+                        seen.add(page_kind(link))
                         queue.append(link)
             problems = page_problems(page, response, width, axe)
             if problems:
