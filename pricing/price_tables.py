@@ -9,7 +9,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing.models import Plan
-from billing.money import USD_PER_CREDIT, micro_to_credits
+from billing.money import USD_PER_CREDIT, credits_to_micro
+from config import values
 from pricing.catalog import FALLBACK_PATTERN, PriceScheme, catalog_current, now
 from pricing.events import decimal_text
 
@@ -39,18 +40,14 @@ def usd_text(credits: Decimal | int | str, places: int | None = None) -> str:
 
 
 def credits_amount(micro: int) -> str:
-    """An amount on a page: '4,936.00 credits' (exact micro-credits are for receipts)."""
-    credits = micro_to_credits(micro).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{credits:,} credits"
+    """An amount on a page: '4,936.00 credits' (config.values, the one way; exact
+    micro-credits are for receipts)."""
+    return values.credits(micro)
 
 
 def usd_amount(micro: int) -> str:
-    """An amount in dollars on a page: 'USD 49.36'; a non-zero amount under a cent says so."""
-    usd = micro_to_credits(micro) * USD_PER_CREDIT
-    cents = usd.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    if micro and not cents:
-        return "under USD 0.01"
-    return f"USD {cents:,}"
+    """An amount in dollars on a page: 'USD 49.36' (config.values, the one way)."""
+    return values.usd(micro)
 
 
 def quantity_text(quantity: Decimal) -> str:
@@ -113,7 +110,7 @@ def pricing_tables(at: datetime | None = None) -> dict:
             "rows": [
                 {"key": key, "label": label or key, "gpu_ram_gb": gb,
                  "usd_per_second": usd_text(rate), "credits_per_second": credits_text(rate),
-                 "ten_minutes_credits": credits_text(rate * TEN_MINUTES),
+                 "ten_minutes_credits": credits_amount(credits_to_micro(rate * TEN_MINUTES)),
                  "ten_minutes_usd": usd_text(rate * TEN_MINUTES, places=2)}
                 for key, label, gb, rate in v.rates
             ],

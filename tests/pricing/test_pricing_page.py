@@ -17,6 +17,8 @@ def test_a_logged_out_visitor_sees_every_table_with_credits_and_usd(client):
     for text in ("Starter", "Pro", "Enterprise", "USD 799 / month", "Up to 5", "SOC2, HIPAA, BAA", "In-VPC available"):
         assert text in html, text
     assert "creditback" not in html.lower()  # non-public plans stay off the page
+    # Amounts read as every page shows them: 2 decimals, with the unit.
+    assert 'USD 0.05 <span class="muted">· 5.23 credits</span>' in html and "5.232498" not in html
 
 
 def test_the_estimator_works_without_javascript(client):
