@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.cards_expiry_notify",
         "schedule": crontab(hour=9, minute=15),  # daily; each card's reminder is sent once
     },
+    "usage-partitions": {
+        "task": "usage.tasks.usage_partitions_ensure",
+        "schedule": crontab(hour=3, minute=20),  # daily; three months ahead, so a missed day is harmless
+    },
     "rollup-usage": {
         "task": "usage.tasks.rollup_usage",
         "schedule": crontab(minute="*/10"),

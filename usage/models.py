@@ -1,8 +1,12 @@
-"""What was metered: one row per gateway usage event, daily roll-ups, the roll-up watermark.
+"""What was metered: one row per gateway usage event, its idempotency key, daily roll-ups,
+the roll-up watermark.
 
-UsageEvent rows are written once by usage.services (the insert is what makes an event id
-count once per workspace) and changed afterwards only when staff price an unpriced event
-or the retention purge drops metadata. Money is integer micro-credits.
+UsageEvent rows are written once by usage.services and changed afterwards only when staff
+price an unpriced event or the retention purge drops metadata. What makes an event id count
+once per workspace is the insert of its UsageEventKey in the same statement or transaction.
+On PostgreSQL the events table is partitioned by month of `received_at` (usage.partitions),
+and a unique index there would have to include that column: hence the keys' own table.
+Money is integer micro-credits.
 """
 
 from django.db import models
@@ -11,7 +15,13 @@ from django.utils import timezone
 
 from teams.models import Workspace
 
-__all__ = ["UsageEvent", "UnpricedUsageEvent", "DailyUsage", "RollupState", "NotBilledReason"]
+__all__ = [
+    "UsageEvent", "UsageEventKey", "UnpricedUsageEvent", "DailyUsage", "RollupState",
+    "NotBilledReason", "IDEMPOTENCY_DAYS",
+]
+
+# docs/api.md: a replay is recognised for at least 35 days (usage_purge keeps keys that long).
+IDEMPOTENCY_DAYS = 35
 
 
 class NotBilledReason(models.TextChoices):
@@ -29,6 +39,9 @@ class UsageEventQuerySet(models.QuerySet):
 class UsageEvent(models.Model):
     # No index of its own: (workspace, event_id) and (workspace, received_at) lead with it,
     # and every index is paid for on each insert of the usage hot path.
+    # No foreign key may point at this model: on PostgreSQL its primary key is
+    # (id, received_at), the partition key being part of every unique index
+    # (tests/usage/test_partitions.py holds the rule).
     workspace = models.ForeignKey(
         Workspace, on_delete=models.PROTECT, related_name="usage_events", db_index=False
     )
@@ -67,12 +80,12 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["workspace", "event_id"], name="one_usage_event_per_id"),
-        ]
         indexes = [
-            # Everything reads by (workspace, time): the partition key once the table is
-            # partitioned by month.
+            # Not unique (UsageEventKey is): finding an event by its id (receipts, replays
+            # older than the keys) for as long as it is kept.
+            models.Index(fields=["workspace", "event_id"], name="usage_event_ws_event"),
+            # Everything else reads by (workspace, time): on PostgreSQL `received_at` is the
+            # partition key, so a time range reads only its months.
             models.Index(fields=["workspace", "received_at"], name="usage_event_ws_received"),
             models.Index(fields=["touched_at"], name="usage_event_touched"),
             # An event's activity (its charge, else its receipt) per workspace: the roll-up
@@ -97,6 +110,30 @@ class UsageEvent(models.Model):
     @property
     def is_unpriced(self):
         return self.not_billed_reason == NotBilledReason.UNKNOWN_PRODUCT and self.charged_at is None
+
+
+class UsageEventKey(models.Model):
+    """An event id recorded for a workspace: inserted in the same statement (PostgreSQL) or
+    transaction as its UsageEvent, ON CONFLICT DO NOTHING, so a twin writes and charges
+    nothing. Kept IDEMPOTENCY_DAYS (usage.rollup.usage_purge); later, the ledger's unique
+    reference `usage:<workspace>:<event id>` still refuses a second charge (usage.storage).
+    Never partitioned: the unique index must not include the time."""
+
+    pk = models.CompositePrimaryKey("workspace_id", "event_id")
+    # No database foreign key: the event row written with it has one, and each checked
+    # constraint costs the hot path.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    event_id = models.CharField(max_length=200)
+    # The event's own received_at: its partition, and when the key may go.
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="usage_event_key_received")]
+
+    def __str__(self):
+        return f"{self.workspace_id}:{self.event_id}"
 
 
 class UnpricedUsageEvent(UsageEvent):

@@ -7,23 +7,28 @@ write of one event uses a lighter statement of its own (_ONE_SQL, same rules); e
 else, _SQL.
 
 What _SQL does, in order:
-- `fresh`: the events not stored yet in the statement's snapshot;
+- `fresh`: the events whose key (usage_usageeventkey: workspace, event id) is not stored
+  yet in the statement's snapshot;
 - `priced`: each one's balance after its charge: the workspace's balance
   (billing.ledger.credits_balance_sql) minus the running total of the group's charges of
   that workspace (in the order the events came);
-- `ev`: inserts them in (workspace, event id) order with ON CONFLICT DO NOTHING, the
-  stored first response carrying that balance (formatted like billing.money.format_credits)
-  and the metadata only when the plan keeps it, read in this very statement
-  (billing.selectors.metadata_retention_sql): a move to zero retention applies at once;
-  an in-flight twin from another process makes our insert wait for its commit and then
-  skip the row;
-- only for the rows `ev` really inserted: the charges, with billing's SQL
+- `ids`: inserts their keys in (workspace, event id) order with ON CONFLICT DO NOTHING: an
+  in-flight twin from another process makes our insert wait for its commit and then skip
+  the key. The events table (partitioned by month, usage.partitions) has no unique index
+  on the id: the keys' table is what makes an id count once;
+- `ev`: inserts the events whose key `ids` inserted, the stored first response carrying
+  that balance (formatted like billing.money.format_credits) and the metadata only when
+  the plan keeps it, read in this very statement (billing.selectors.metadata_retention_sql):
+  a move to zero retention applies at once;
+- only for the keys `ids` inserted: the charges, with billing's SQL
   (billing.ledger.credits_charge_sql: a ledger row each, one shard per workspace), and the
   key spends, with apikeys' SQL (apikeys.services.key_spends_sql), each in a fixed order so
   two statements always take row locks in the same order.
 The caller gets back which events were written and the balance each answer shows; an event
 that was not written was recorded by someone else first, and its stored answer is read by
-`stored_answers`.
+`stored_answers`. Keys are kept 35 days (usage.rollup.usage_purge): a charged event sent
+again later fails the statement on the ledger's unique reference, and usage.storage answers
+it from the stored event.
 """
 
 import functools
@@ -63,8 +68,8 @@ WITH input AS (
 ), fresh AS (
   SELECT i.* FROM input i
   WHERE NOT EXISTS (
-    SELECT 1 FROM usage_usageevent e
-    WHERE e.workspace_id = i.workspace_id AND e.event_id = i.event_id
+    SELECT 1 FROM usage_usageeventkey k
+    WHERE k.workspace_id = i.workspace_id AND k.event_id = i.event_id
   )
 ), bal AS (
   -- One index lookup per workspace of the statement (a join could scan every shard).
@@ -77,18 +82,21 @@ WITH input AS (
   SELECT f.*, b.micro - SUM(f.charge) OVER (PARTITION BY f.workspace_id ORDER BY f.ord)
               AS balance_after, COALESCE(k.days, 0) AS days
   FROM fresh f JOIN bal b USING (workspace_id) LEFT JOIN kept k USING (workspace_id)
-), ev AS (
-  INSERT INTO usage_usageevent ({columns})
-  SELECT {values} FROM priced
+), ids AS (
+  INSERT INTO usage_usageeventkey (workspace_id, event_id, received_at)
+  SELECT workspace_id, event_id, received_at FROM priced
   ORDER BY workspace_id, event_id
   ON CONFLICT (workspace_id, event_id) DO NOTHING
   RETURNING workspace_id, event_id
+), ev AS (
+  INSERT INTO usage_usageevent ({columns})
+  SELECT {values} FROM priced JOIN ids USING (workspace_id, event_id)
 ), charged AS (
   SELECT p.workspace_id, p.charge, p.reference, p.memo, p.received_at AS created_at,
          p.key_id, p.cycle
-  FROM priced p JOIN ev USING (workspace_id, event_id) WHERE p.charge > 0
+  FROM priced p JOIN ids USING (workspace_id, event_id) WHERE p.charge > 0
 ), {charge}, {spend}
-SELECT p.ord, p.balance_after FROM priced p JOIN ev USING (workspace_id, event_id)
+SELECT p.ord, p.balance_after FROM priced p JOIN ids USING (workspace_id, event_id)
 """
 
 
@@ -106,25 +114,28 @@ def _kept(metadata, days):
             f" THEN received_at + make_interval(days => {days}) END")
 
 
-# One event: the same rules with scalar parameters. Everything after the event INSERT reads
+# One event: the same rules with scalar parameters. Everything after the key INSERT reads
 # FROM its RETURNING, so a replay or a concurrent twin writes nothing at all.
 _ONE_SQL = """
 WITH bal AS (
   SELECT {balance} - %(charge)s::bigint AS balance_after, {retention} AS days,
          %(f_received_at)s::timestamptz AS received_at
+), ids AS (
+  INSERT INTO usage_usageeventkey (workspace_id, event_id, received_at)
+  VALUES (%(f_workspace_id)s::bigint, %(f_event_id)s::text, %(f_received_at)s::timestamptz)
+  ON CONFLICT (workspace_id, event_id) DO NOTHING
+  RETURNING 1
 ), ev AS (
   INSERT INTO usage_usageevent ({columns})
-  SELECT {values} FROM bal
-  ON CONFLICT (workspace_id, event_id) DO NOTHING
-  RETURNING id
+  SELECT {values} FROM bal, ids
 ), charged AS (
   SELECT %(f_workspace_id)s::bigint AS workspace_id, %(charge)s::bigint AS charge,
          %(reference)s::text AS reference, %(memo)s::text AS memo,
          %(f_received_at)s::timestamptz AS created_at, %(f_key_id)s::bigint AS key_id,
          %(cycle)s::timestamptz AS cycle
-  FROM ev WHERE %(charge)s::bigint > 0
+  FROM ids WHERE %(charge)s::bigint > 0
 ), {charge}, {spend}
-SELECT 0, (SELECT balance_after FROM bal) FROM ev
+SELECT 0, (SELECT balance_after FROM bal) FROM ids
 """
 
 
@@ -319,7 +330,9 @@ def _json_texts(values):
 
 
 def stored_answers(pairs):
-    """{(workspace_id, event_id): {body_hash, response_status, response}} of stored events."""
+    """{(workspace_id, event_id): {body_hash, response_status, response}} of stored events
+    (by the events' (workspace, event id) index, in every partition: an id sent again after
+    its key is gone may be stored twice, the latest then answers)."""
     if not pairs:
         return {}
     import psycopg
@@ -331,7 +344,8 @@ def stored_answers(pairs):
             "SELECT e.workspace_id, e.event_id, e.body_hash, e.response_status, e.response"
             " FROM usage_usageevent e"
             " JOIN unnest(%b::bigint[], %b::text[]) AS p(ws, id)"
-            " ON e.workspace_id = p.ws AND e.event_id = p.id",
+            " ON e.workspace_id = p.ws AND e.event_id = p.id"
+            " ORDER BY e.received_at, e.id",
             [[ws for ws, _id in pairs], [event_id for _ws, event_id in pairs]],
             binary=True,
         )

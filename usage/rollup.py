@@ -24,7 +24,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from pricing.events import decimal_text
-from usage.models import DailyUsage, RollupState, UsageEvent
+from usage import partitions
+from usage.models import IDEMPOTENCY_DAYS, DailyUsage, RollupState, UsageEvent, UsageEventKey
 
 # Transactions that began before a run may commit after it; their events carry an earlier
 # touched_at. Looking back this far covers any request that takes less than it.
@@ -241,13 +242,25 @@ def rollup_run(*, now: datetime | None = None, full: bool = False) -> int:
 def usage_purge(*, now: datetime | None = None) -> tuple[int, int]:
     """Retention (docs/design.md "Request data"): returns (events deleted, metadata cleared).
 
-    Metadata goes when its plan's retention ends; billing fields after 13 months, from the
-    start of that day, once the roll-up holds them (it runs first, in the same task).
+    Metadata goes when its plan's retention ends (an UPDATE, on every database); billing
+    fields after 13 months, from the start of that day, once the roll-up holds them (it runs
+    first, in the same task). On PostgreSQL a month's partition goes whole once its last
+    row is past 13 months (usage.partitions); only the default partition is deleted from
+    row by row. Event keys go after IDEMPOTENCY_DAYS.
     """
     now = now or timezone.now()
     cleared = UsageEvent.objects.filter(metadata_expires_at__lte=now).update(
         metadata=None, metadata_expires_at=None
     )
-    cutoff = datetime.combine((now - BILLING_FIELDS_KEPT).date(), time.min, tzinfo=dt_timezone.utc)
-    deleted, _ = UsageEvent.objects.filter(received_at__lt=cutoff).delete()
+    cutoff = _day_start(now - BILLING_FIELDS_KEPT)
+    if partitions.events_partitioned():
+        deleted = partitions.partitions_drop_expired(cutoff=cutoff)
+        deleted += partitions.default_partition_purge(cutoff=cutoff)
+    else:
+        deleted, _ = UsageEvent.objects.filter(received_at__lt=cutoff).delete()
+    UsageEventKey.objects.filter(received_at__lt=_day_start(now - timedelta(days=IDEMPOTENCY_DAYS))).delete()
     return deleted, cleared
+
+
+def _day_start(at: datetime) -> datetime:
+    return datetime.combine(at.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)

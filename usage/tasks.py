@@ -1,11 +1,14 @@
-"""Celery tasks of the usage app: thin wrappers around usage.rollup (safe to run twice),
-and the pages' way to ask for a roll-up."""
+"""Celery tasks of the usage app: thin wrappers around usage.rollup and usage.partitions
+(safe to run twice), and the pages' way to ask for a roll-up."""
 
 import logging
 
 from celery import shared_task
 from django.core.cache import cache
 from django.db import DatabaseError
+from django.utils import timezone
+
+from usage.partitions import partitions_ensure
 
 from usage.rollup import rollup_run, usage_purge
 
@@ -19,6 +22,16 @@ def rollup_usage(full: bool = False) -> dict:
     days = rollup_run(full=full)
     deleted, cleared = usage_purge()
     return {"days": days, "events_deleted": deleted, "metadata_cleared": cleared}
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def usage_partitions_ensure() -> list[str]:
+    """Beat runs this daily: on PostgreSQL, the events partitions of this month and the next
+    three exist before any event needs them (nothing to do on SQLite)."""
+    made = partitions_ensure(now=timezone.now())
+    if made:
+        log.info("Usage event partitions made: %s", ", ".join(made))
+    return made
 
 
 def rollup_if_stale() -> None:
