@@ -1,6 +1,6 @@
 """Throughput and latency of POST /api/v1/gateway/usage against a trivial JSON view.
 
-    .venv/bin/python bench/usage.py [--seconds 15] [--latency-seconds 15] [--cpu]
+    .venv/bin/python bench/usage.py [--seconds 15] [--latency-seconds 15] [--cpu] [--keep-database]
 
 Built like bench/authorize.py (bench/common.py): gunicorn with 2 sync workers, DEBUG off,
 on PostgreSQL and Redis (BENCH_DATABASE_URL / BENCH_REDIS_URL), wrk as the separate, light
@@ -23,6 +23,8 @@ Afterwards it checks, for every workspace, that the balance equals its starting 
 minus 2 credits per stored event, to the micro-credit; that the ledger holds exactly one
 usage row per stored event (no replay charged twice); and that the balance shards add up
 to the ledger. It prints events/s, p50/p99 and the ratios to the targets of issue 5.
+With --keep-database the bench database is used as it is (not recreated): the fresh
+workspaces are added next to whatever it holds (bench/partitions.py's 10 million events).
 With --cpu it also prints, per case, the CPU time the gunicorn workers, PostgreSQL and Redis
 spent per request (read from /proc before and after the case: every such process on the
 machine, so run it on a quiet one) and how busy the cores were.
@@ -157,10 +159,12 @@ def main():
     parser.add_argument("--seconds", type=int, default=15, help="each throughput run")
     parser.add_argument("--latency-seconds", type=int, default=15, help="each run at 4 connections")
     parser.add_argument("--cpu", action="store_true", help="also print CPU time per request")
+    parser.add_argument("--keep-database", action="store_true", help="use the bench database as it is")
     args = parser.parse_args()
 
     env = bench_environment()
-    database_prepare(env)
+    if not args.keep_database:
+        database_prepare(env)
     django_setup(env)
     run, token, workspaces = fixtures_make()
     all_keys = [key for _ws, keys in workspaces for key in keys]
