@@ -166,6 +166,7 @@ def test_an_occurred_at_beyond_the_calendar_is_a_400(api, workspace, route, when
     ("start=0000-01-01", "start"),
     # Given is given: an empty or differently spelt date is refused, not the default range.
     ("start=", "start"), ("end=", "end"), ("start=20261101", "start"), ("start=2026-11-01%0A", "start"),
+    ("group_by=", "group_by"),
 ])
 def test_bad_text_in_usage_query_parameters_is_a_400(client, api, query, param):
     response = client.get(f"/api/v1/usage?{query}", HTTP_AUTHORIZATION=f"Bearer {api.secret}")

@@ -46,7 +46,7 @@ def usage_range(
 def usage_query_params(query: QueryDict) -> dict:
     """Validated keyword arguments of usage_query from a QueryDict (GET /api/v1/usage)."""
     reject_unknown_fields(query, ("start", "end", "group_by"))
-    group_by = query.get("group_by") or "day"
+    group_by = query.get("group_by", "day")  # given is given: an empty one is a 400 too
     if group_by not in GROUPINGS:
         raise InvalidRequest("group_by must be day, key or product.", param="group_by")
     start, end = usage_range(query.get("start"), query.get("end"))
