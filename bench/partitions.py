@@ -262,7 +262,7 @@ def reads(args):
     from teams.models import Workspace
     from usage import partitions, pgwrite, reports
     from usage.models import UsageEvent
-    from usage.rollup import _day_rows, rollup_run, usage_purge
+    from usage.rollup import _rows, rollup_run, usage_purge
     print(f"{name}: events table {'partitioned' if partitions.events_partitioned() else 'unpartitioned'}")
     big = Workspace.objects.get(slug="partition-bench-0")
     small = Workspace.objects.get(slug="partition-bench-7")
@@ -295,7 +295,7 @@ def reads(args):
         ("event by id, 11 months old, big", lambda: reports.event_lookup(big, old_id)),
         ("stored answers of 1000 ids", lambda: pgwrite.stored_answers(replays)),
         ("roll-up run, nothing new", lambda: rollup_run()),
-        (f"roll-up of one day, big ({day_rows} events)", lambda: _day_rows(big.pk, day)),
+        (f"roll-up of one day, big ({day_rows} events)", lambda: _rows([(big.pk, day)], timezone.now())),
         ("retention purge, nothing due", lambda: usage_purge()),
     ]
     print(f"{'read':<46} {'wall ms':>9} {'CPU ms':>8}")
