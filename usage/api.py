@@ -7,8 +7,9 @@ usage.reports, billing.selectors).
 from django.http import JsonResponse
 
 from apikeys.auth import api_key_required, service_token_required
-from config.api import json_api, json_response, read_json_object, require_method
+from config.api import ApiError, json_api, json_response, read_json_object, require_method
 from usage.forecast import balance_with_forecast
+from usage.receipts import ReceiptNotFound, event_receipt
 from usage.reports import usage_query, usage_query_params
 from usage.services import usage_body_parse, usage_record, usage_record_batch
 
@@ -31,6 +32,17 @@ def usage_list(request):
     require_method(request, "GET")
     params = usage_query_params(request.GET)
     return JsonResponse(usage_query(request.workspace, **params))
+
+
+@json_api
+@api_key_required
+def usage_event(request, id):  # noqa: A002 (the route's {id}, as docs/api.md writes it)
+    """The receipt of one usage event of the key's workspace (docs/api.md)."""
+    require_method(request, "GET")
+    try:
+        return JsonResponse(event_receipt(request.workspace, id))
+    except ReceiptNotFound as missing:
+        raise ApiError(str(missing), "id", status=404, code="not_found") from None
 
 
 @json_api

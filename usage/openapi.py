@@ -33,6 +33,7 @@ ERROR_CODES = {
     "rate_limited": "The plan's requests per minute are used up; see Retry-After.",
     "unknown_product": "No price matches the product and there are no gpu_seconds to fall back on.",
     "idempotency_conflict": "The same event id was sent before with a different body.",
+    "not_found": "No such object for this key's workspace (or older than its retention).",
     "request_too_large": "The body is over 5 MB.",
     "service_unavailable": "The database is unreachable just now; retry after Retry-After seconds.",
 }
@@ -181,6 +182,51 @@ SCHEMAS = {
             },
         },
     },
+    "ReceiptRow": {
+        "type": "object",
+        "required": ["product", "meter", "unit", "quantity", "unit_price", "cost", "price_version",
+                     "effective_from", "formula"],
+        "properties": {
+            "product": {"type": "string"}, "meter": {"type": "string"}, "unit": {"type": "string"},
+            "quantity": DEC, "unit_price": DEC, "cost": DEC,
+            "price_version": {"type": ["integer", "null"],
+                              "description": "The id of the price version the row used; null if "
+                                             "staff have since deleted that version."},
+            "effective_from": {"type": ["string", "null"], "format": "date-time",
+                               "description": "When that price version took effect."},
+            "formula": {"type": "string", "examples": ["3 pages × 2 credits (tier auto) = 6.000000 credits"],
+                        "description": "How the cost was computed: quantity × unit price, started "
+                                       "segments rounded up, the rounding to the micro-credit."},
+        },
+    },
+    "Receipt": {
+        "type": "object",
+        "required": ["id", "key_id", "product", "tier", "addons", "quantity", "lines", "status_code",
+                     "billed", "not_billed_reason", "not_billed", "breakdown", "charged", "usd",
+                     "total", "occurred_at", "charged_at", "metadata"],
+        "properties": {
+            "id": {"type": "string"}, "key_id": {"type": "string"}, "key_name": {"type": "string"},
+            "product": {"type": "string"}, "tier": {"type": ["string", "null"]},
+            "addons": {"type": "array", "items": {"type": "string", "enum": ["grounding"]}},
+            "quantity": {"type": "object", "additionalProperties": {"type": "string"}},
+            "lines": {"type": ["array", "null"], "items": {"type": "object"},
+                      "description": "A workflow's lines (product, tier, addons, quantity)."},
+            "status_code": {"type": "integer"}, "billed": {"type": "boolean"},
+            "not_billed_reason": {"type": ["string", "null"],
+                                  "enum": ["client_error", "server_error", "unknown_product", "free", None]},
+            "not_billed": {"type": ["string", "null"], "description": "\"not billed: <reason>\" in words."},
+            "breakdown": {"type": "array", "items": _ref("ReceiptRow")},
+            "charged": DEC, "usd": DEC,
+            "total": {**DEC, "description": "The sum of the rows (what `charged` is when billed)."},
+            "unpriced": {"type": "boolean"},
+            "queue_seconds": {"type": ["string", "null"]},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "received_at": {"type": "string", "format": "date-time"},
+            "charged_at": {"type": ["string", "null"], "format": "date-time"},
+            "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"},
+                         "description": "null once the plan's metadata retention has passed."},
+        },
+    },
     "UsageReport": {
         "type": "object", "required": ["rows", "total_credits"],
         "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "total_credits": DEC},
@@ -274,6 +320,21 @@ PATHS = {
             "200": _ok("Rows and the total.", _ref("UsageReport")),
             "400": _error("Bad parameter.", "invalid_request"),
             "401": _error("Bad credential.", "invalid_api_key"),
+        },
+    }},
+    "/api/v1/usage/events/{id}": {"get": {
+        "operationId": "usageEvent", "tags": ["Customer"], "security": CUSTOMER,
+        "summary": "The receipt of one usage event of the key's workspace",
+        "description": "Served for 13 months after the event on every plan; `metadata` is null once the "
+                       "plan's retention has passed. Another workspace's id is 404 like an unknown one.",
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                        "description": "The event id the gateway sent (URL-encoded)."}],
+        "responses": {
+            "200": _ok("The receipt.", _ref("Receipt")),
+            "401": _error("Bad credential.", "invalid_api_key"),
+            "404": _error("No such event in this workspace, or older than 13 months (the message says "
+                          "which).", "not_found"),
         },
     }},
     "/api/v1/prices": {"get": {

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from billing.money import credits_to_micro, format_usd
 from billing.selectors import balance_summary, cycle_usage
@@ -18,6 +19,7 @@ from usage.reports import (
     usage_range,
     usage_table,
 )
+from usage.receipts import ReceiptNotFound, event_receipt
 from usage.tasks import rollup_if_stale
 
 RANGES = (
@@ -73,6 +75,22 @@ def usage_page(request):
         "today": timezone.now().date(),
         "cycle_usage": usage,
         "forecast": forecast_for(workspace, summary=balance_summary(workspace)),
+    })
+
+
+@workspace_required
+def receipt_page(request):
+    """The receipt of one request, reached from the Usage page's lookup (?request=<id>)."""
+    event_id = (request.GET.get("request") or "").strip()
+    try:
+        receipt = event_receipt(request.workspace, event_id)
+    except ReceiptNotFound as missing:
+        return render(request, "usage/receipt.html", {"lookup_id": event_id, "missing": str(missing)},
+                      status=404)
+    return render(request, "usage/receipt.html", {
+        "lookup_id": event_id, "receipt": receipt, "charged_micro": credits_to_micro(receipt["charged"]),
+        "occurred_at": parse_datetime(receipt["occurred_at"]),
+        "charged_at": parse_datetime(receipt["charged_at"]) if receipt["charged_at"] else None,
     })
 
 

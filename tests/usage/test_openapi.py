@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 API_ROUTES = {
     ("post", "/api/v1/gateway/authorize"), ("post", "/api/v1/gateway/usage"),
-    ("get", "/api/v1/balance"), ("get", "/api/v1/usage"), ("get", "/api/v1/prices"),
+    ("get", "/api/v1/balance"), ("get", "/api/v1/usage"), ("get", "/api/v1/usage/events/{id}"),
+    ("get", "/api/v1/prices"),
     ("post", "/api/v1/prices/quote"), ("get", "/healthz"), ("get", "/api/v1/ping"),
     ("get", "/api/v1/openapi.json"),
 }
