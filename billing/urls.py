@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import payment_views, sandbox_views, views, views_plans
+from billing import payment_views, sandbox_views, views, views_plans, views_statement
 
 urlpatterns = [
     path("settings/billing/", views.billing, name="billing"),
@@ -8,6 +8,8 @@ urlpatterns = [
     path("settings/billing/plan/cancel-change/", views_plans.downgrade_cancel, name="billing_downgrade_cancel"),
     path("settings/billing/mode/", views.billing_mode, name="billing_mode"),
     path("settings/billing/overage-limit/", views.overage_limit, name="billing_overage_limit"),
+    path("settings/billing/statement/", views_statement.statement, name="billing_statement"),
+    path("settings/billing/statement.csv", views_statement.statement_csv, name="billing_statement_csv"),
     path("settings/billing/invoices/", views.invoices, name="billing_invoices"),
     path("settings/billing/invoices/<str:number>.pdf", views.invoice_download, name="billing_invoice_pdf"),
     path("settings/billing/invoices/<str:number>/pay/", payment_views.invoice_pay, name="billing_invoice_pay"),
