@@ -11,6 +11,7 @@ from config.api import InvalidRequest
 from config.csvexport import csv_response
 from teams.decorators import workspace_required
 from usage.charts import credits_chart
+from usage.cycle_chart import included_line
 from usage.forecast import forecast_for
 from usage.reports import (
     daily_series,
@@ -26,7 +27,8 @@ RANGES = (
     ("cycle", "This billing cycle"), ("7", "Last 7 days"), ("30", "Last 30 days"),
     ("90", "Last 90 days"), ("custom", "Custom"),
 )
-SPLITS = (("product", "Product"), ("key", "API key"), ("none", "Total"))
+# The chart's toggle: what the day's bars are stacked by.
+SPLITS = (("product", "Product"), ("key", "API key"))
 
 
 def _range_from(request, usage):
@@ -58,8 +60,9 @@ def usage_page(request):
     rollup_if_stale()
     usage = cycle_usage(workspace.pk)
     start, end, choice = _range_from(request, usage)
-    split = request.GET.get("split") if request.GET.get("split") in ("product", "key", "none") else "product"
-    series, days = daily_series(workspace, start=start, end=end, split_by=None if split == "none" else split)
+    split = request.GET.get("split") if request.GET.get("split") in dict(SPLITS) else "product"
+    series, days = daily_series(workspace, start=start, end=end, split_by=split)
+    included = included_line(workspace, window=usage.window, start=start, end=end) if series else None
     by_key = usage_table(workspace, start=start, end=end, group_by="key")
     by_product = usage_table(workspace, start=start, end=end, group_by="product")
     total = sum(row["credits_micro"] for row in by_product)
@@ -68,7 +71,9 @@ def usage_page(request):
     return render(request, "usage/usage.html", {
         "start": start, "end": end, "range_choice": choice, "ranges": RANGES,
         "split": split, "splits": SPLITS,
-        "chart": credits_chart(series, days) if series else None,
+        "chart": credits_chart(series, days, included=included) if series else None,
+        "chart_has_cycle_line": included is not None,
+        "range_query": _range_query(choice, start, end),
         "by_key": by_key, "by_product": by_product,
         "total_micro": total, "total_requests": sum(row["requests"] for row in by_product),
         "lookup_id": lookup_id, "looked_up": looked_up,
@@ -76,6 +81,13 @@ def usage_page(request):
         "cycle_usage": usage,
         "forecast": forecast_for(workspace, summary=balance_summary(workspace)),
     })
+
+
+def _range_query(choice, start, end):
+    """The query string of the range shown, for links that change only the chart's stacking."""
+    if choice == "custom":
+        return f"range=custom&start={start.isoformat()}&end={end.isoformat()}"
+    return f"range={choice}"
 
 
 @workspace_required

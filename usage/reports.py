@@ -53,7 +53,12 @@ def usage_query_params(query: QueryDict) -> dict:
     return {"start": start, "end": end, "group_by": group_by}
 
 
-def _live_rows(workspace, start, end):
+def _of_key(rows, key_id):
+    """Roll-up (or event) rows of the key with primary key `key_id`; all with None."""
+    return rows if key_id is None else rows.filter(key_id=key_id)
+
+
+def _live_rows(workspace, start, end, key_id=None):
     """Rows shaped like the roll-ups' (day, key public id, key name, product, requests,
     billed, {unit: Decimal}, credits_micro, sign) for the events of days [start, end] that
     the roll-up does not hold yet: those active at or after its watermark.
@@ -66,7 +71,7 @@ def _live_rows(workspace, start, end):
     if watermark is not None:
         low = max(low, watermark)
     events = (
-        UsageEvent.objects.order_by().alias(activity=activity())
+        _of_key(UsageEvent.objects.order_by().alias(activity=activity()), key_id)
         .filter(workspace=workspace, activity__gte=low, activity__lt=day_start(end + timedelta(days=1)))
         .values_list(
             "charged_at", "received_at", "key__public_id", "key__name", "product", "quantity", "lines",
@@ -85,9 +90,9 @@ def _live_rows(workspace, start, end):
     return rows
 
 
-def _usage_rows(workspace, start, end):
+def _usage_rows(workspace, start, end, key_id=None):
     """Every row of days [start, end]: the roll-ups', then the live ones (see _live_rows)."""
-    rolled = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end).values_list(
+    rolled = _of_key(DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end), key_id).values_list(
         "day", "key__public_id", "key__name", "product", "requests", "billed_requests",
         "quantity", "credits_micro",
     )
@@ -95,14 +100,15 @@ def _usage_rows(workspace, start, end):
         units = {}
         quantity_add(units, quantity)
         yield day, key_id, key_name, product, requests, billed, units, credits, 1
-    yield from _live_rows(workspace, start, end)
+    yield from _live_rows(workspace, start, end, key_id)
 
 
-def _grouped(workspace, start, end, group_by):
-    """{group value: [requests, billed, {unit: Decimal}, credits_micro]} over the range."""
+def _grouped(workspace, start, end, group_by, key_id=None):
+    """{group value: [requests, billed, {unit: Decimal}, credits_micro]} over the range (of
+    one key's usage with `key_id`)."""
     field = {"day": 0, "key": 1, "product": 3}[group_by]
     groups, names = {}, {}
-    for row in _usage_rows(workspace, start, end):
+    for row in _usage_rows(workspace, start, end, key_id):
         value = row[field]
         sign = row[8]
         group = groups.setdefault(value, [0, 0, {}, 0])
@@ -139,9 +145,12 @@ def usage_query(workspace: Workspace, *, start: date, end: date, group_by: str =
     }
 
 
-def usage_table(workspace: Workspace, *, start: date, end: date, group_by: str) -> list[dict]:
-    """Rows for the Usage page's tables: label, requests, billed, quantity, credits."""
-    groups, names = _grouped(workspace, start, end, group_by)
+def usage_table(
+    workspace: Workspace, *, start: date, end: date, group_by: str, key_id: int | None = None,
+) -> list[dict]:
+    """Rows for the Usage page's tables: label, requests, billed, quantity, credits (of one
+    key's usage with `key_id`: its own page)."""
+    groups, names = _grouped(workspace, start, end, group_by, key_id)
     rows = []
     for value, (requests, billed, quantity, credits) in groups.items():
         label = value
@@ -161,21 +170,22 @@ def usage_table(workspace: Workspace, *, start: date, end: date, group_by: str) 
 
 def daily_series(
     workspace: Workspace, *, start: date, end: date, split_by: str | None = None,
+    key_id: int | None = None,
 ) -> tuple[dict[str, list[int]], list[date]]:
     """({series name: [credits_micro per day]}, [days]) with every day present (zeros too).
 
-    split_by: None (one series), "key" or "product".
+    split_by: None (one series), "key" or "product"; key_id: only that key's usage.
     """
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     index = {day: n for n, day in enumerate(days)}
-    rows = DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end)
+    rows = _of_key(DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end), key_id)
     if split_by == "key":
         values = list(rows.values_list("day", "key__name").annotate(c=Sum("credits_micro")))
     elif split_by == "product":
         values = list(rows.values_list("day", "product").annotate(c=Sum("credits_micro")))
     else:
         values = [(day, "Credits", c) for day, c in rows.values_list("day").annotate(c=Sum("credits_micro"))]
-    for day, _key_id, key_name, product, _r, _b, _u, credits, _sign in _live_rows(workspace, start, end):
+    for day, _key_id, key_name, product, _r, _b, _u, credits, _sign in _live_rows(workspace, start, end, key_id):
         name = key_name if split_by == "key" else product if split_by == "product" else "Credits"
         values.append((day, name, credits))
     series = {}
@@ -184,9 +194,9 @@ def daily_series(
     return series, days
 
 
-def recent_events(workspace: Workspace, limit: int = 10) -> list[UsageEvent]:
+def recent_events(workspace: Workspace, limit: int = 10, *, key_id: int | None = None) -> list[UsageEvent]:
     return list(
-        UsageEvent.objects.filter(workspace=workspace)
+        _of_key(UsageEvent.objects.filter(workspace=workspace), key_id)
         .select_related("key")
         .order_by("-received_at", "-id")[:limit]
     )
