@@ -192,3 +192,13 @@ def test_rows_without_their_price_version_row_still_show_the_arithmetic(client, 
     price.delete()
     row = _receipt(client, secret, "special").json()["breakdown"][0]
     assert row["price_version"] is None and row["formula"] == "2 pages × 1.5 credits = 3.000000 credits"
+
+
+def test_an_unpriced_event_says_it_waits_for_a_price(client, api_key):
+    key, secret = api_key
+    usage_record_batch([event(key, "no_price", product="nonexistent.model", quantity={"pages": 1})])
+    body = _receipt(client, secret, "no_price").json()
+    assert (body["billed"], body["unpriced"], body["not_billed_reason"]) == (False, True, "unknown_product")
+    assert body["not_billed"] == ("not billed: no price matched the product yet; it is charged once "
+                                  "staff add a price")
+    assert body["breakdown"] == [] and body["charged"] == "0" and body["total"] == "0.000000"
