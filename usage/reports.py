@@ -79,14 +79,14 @@ def _live_rows(workspace, start, end, key_id=None):
         )
     )
     rows = []
-    for charged_at, received_at, key_id, key_name, product, quantity, lines, credits, billed in events:
+    for charged_at, received_at, public_id, key_name, product, quantity, lines, credits, billed in events:
         units = {}
         event_quantity_add(units, quantity, lines)
         moment = charged_at or received_at
-        rows.append((moment.date(), key_id, key_name, product, 1, 1 if billed else 0, units, credits, 1))
+        rows.append((moment.date(), public_id, key_name, product, 1, 1 if billed else 0, units, credits, 1))
         moved = charged_at is not None and watermark is not None and received_at < watermark
         if moved and start <= received_at.date() <= end:
-            rows.append((received_at.date(), key_id, key_name, product, 1, 0, units, 0, -1))
+            rows.append((received_at.date(), public_id, key_name, product, 1, 0, units, 0, -1))
     return rows
 
 
@@ -96,10 +96,10 @@ def _usage_rows(workspace, start, end, key_id=None):
         "day", "key__public_id", "key__name", "product", "requests", "billed_requests",
         "quantity", "credits_micro",
     )
-    for day, key_id, key_name, product, requests, billed, quantity, credits in rolled:
+    for day, public_id, key_name, product, requests, billed, quantity, credits in rolled:
         units = {}
         quantity_add(units, quantity)
-        yield day, key_id, key_name, product, requests, billed, units, credits, 1
+        yield day, public_id, key_name, product, requests, billed, units, credits, 1
     yield from _live_rows(workspace, start, end, key_id)
 
 

@@ -92,11 +92,13 @@ def test_a_keys_own_page_shows_its_chart_requests_and_credits(client_for, owner,
     client = client_for(owner)
     keys_page = client.get("/settings/api-keys/").content.decode()
     assert f'href="/usage/keys/{batch.public_id}/"' in keys_page
+    # Charged after the roll-up ran: the key's page counts it at once, as the Usage page does.
+    usage_record_batch([event(batch, "b3", product="audio.call", quantity={"audio_seconds": 60})])
     response = client.get(f"/usage/keys/{batch.public_id}/?range=7")
     assert response.status_code == 200
-    assert _bars(response.context["chart"]) == {"image.cat", "document.invoice"}
-    assert (response.context["total_requests"], response.context["total_micro"]) == (2, 22_000_000)
-    assert response.context["cycle_spend_micro"] == 22_000_000
+    assert _bars(response.context["chart"]) == {"image.cat", "document.invoice", "audio.call"}
+    assert (response.context["total_requests"], response.context["total_micro"]) == (3, 23_000_000)
+    assert response.context["cycle_spend_micro"] == 23_000_000
     html = response.content.decode()
     assert "Batch jobs" in html and 'href="/usage/receipt/?request=b1"' in html
     assert "a1" not in [e.event_id for e in response.context["recent"]]  # the other key's
