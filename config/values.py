@@ -112,6 +112,14 @@ def credits_signed(micro):
 
 
 @register.filter
+def credits_signed_exact(micro):
+    """Micro-credits → '+500.000000' or '−8.004360': a movement to the micro-credit (the
+    reconciliation statement, whose lines must visibly add up)."""
+    value = _credits_of(micro)
+    return EMPTY if value is None else _sign(value, 6, plus=True) + _grouped(value, 6)
+
+
+@register.filter
 def credits_exact(micro):
     """Micro-credits → '0.052325 credits': every micro-credit, for receipts and the ledger."""
     value = _credits_of(micro)

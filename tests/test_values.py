@@ -85,3 +85,11 @@ def test_any_template_loads_them_by_one_name():
         Context({"m": 1_253_221_234, "d": date(2026, 11, 28)})
     )
     assert html == "1,253.22 credits · USD 12.53 · 28 Nov 2026"
+
+
+def test_a_movement_to_the_micro_credit_carries_its_direction():
+    from config.values import credits_signed_exact
+
+    assert credits_signed_exact(8_004_360) == "+8.004360"
+    assert credits_signed_exact(-1_500_000) == "\u22121.500000"
+    assert credits_signed_exact(0) == "0.000000"

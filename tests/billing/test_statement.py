@@ -123,10 +123,10 @@ def test_the_statement_page_lists_each_section_and_the_balances(client_for, owne
     page = client_for(owner).get("/settings/billing/statement/?start=2026-06-02&end=2026-06-03")
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'data-amount="opening">500.00<' in html  # the pack bought the day before
-    assert 'data-amount="usage">−8.00436<' in html
-    assert 'data-amount="adjustments">−1.50<' in html
-    assert 'data-amount="closing"><strong>490.49564<' in html
+    assert 'data-amount="opening">+500.000000<' in html  # the pack bought the day before
+    assert 'data-amount="usage">−8.004360<' in html
+    assert 'data-amount="adjustments">−1.500000<' in html
+    assert 'data-amount="closing"><strong>+490.495640<' in html
     assert "Usage: 2 charges" in html and "Goodwill correction" in html
     billing = client_for(owner).get("/settings/billing/").content.decode()
     assert 'href="/settings/billing/statement/"' in billing
