@@ -129,6 +129,20 @@ _BREAKDOWN = ('[{"meter": "pages", "unit": "page", "quantity": "1", "unit_price"
               '"cost": "2.000000", "price_id": 1}]')
 
 
+def months_make():
+    """The partitions of the months the events will fill (the migration made only this
+    month's and three ahead; back-dated rows would all land in the default partition)."""
+    from dateutil.relativedelta import relativedelta
+    from django.utils import timezone
+
+    from usage import partitions
+
+    month = partitions.month_start(timezone.now() - timedelta(days=SPAN_DAYS))
+    while month <= timezone.now():
+        partitions.partition_create(month)
+        month += relativedelta(months=1)
+
+
 def events_load(cursor, keys, total):
     from django.utils import timezone
 
@@ -170,6 +184,7 @@ def load(args):
     _timed("database made and migrated", database_prepare, env)
     django_setup(env)
     keys = _timed("workspaces and keys", fixtures_make)
+    _timed("a partition per month of the span", months_make)
     with connection.cursor() as cursor:
         _timed(f"{args.events:,} events", events_load, cursor, keys, args.events)
         _timed("keys of 35 days, roll-ups", keys_and_rollups, cursor)
