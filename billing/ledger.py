@@ -8,15 +8,16 @@ rows, so they do not queue behind a single row lock (docs/ledger.md).
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone as dt_timezone
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.db.models import F, Sum
+from django.db.models.functions import TruncDate
 
 from billing.credits import credits_changed_on_commit
-from billing.models import BalanceShard, EntryKind, LedgerEntry
+from billing.models import BalanceShard, EntryKind, LedgerEntry, UsageDayTotal
 
 if TYPE_CHECKING:
     from teams.models import Workspace
@@ -78,6 +79,44 @@ def ledger_mismatches() -> list[tuple[int, int, int]]:
     return mismatches
 
 
+def usage_day_mismatches() -> list[tuple[int, date, int, int]]:
+    """Every (workspace, UTC day) whose usage total (UsageDayTotal) differs from the usage
+    charges of its ledger, as (workspace_id, day, total_micro, ledger_micro); empty when all
+    agree (the test suite checks it after every test, with ledger_mismatches)."""
+    ledger = {
+        (ws, day): -amount for ws, day, amount in
+        LedgerEntry.objects.filter(kind=EntryKind.USAGE).annotate(day=TruncDate("created_at"))
+        .values("workspace_id", "day").annotate(s=Sum("amount_micro")).values_list("workspace_id", "day", "s")
+    }
+    totals = {
+        (ws, day): amount for ws, day, amount in
+        UsageDayTotal.objects.values("workspace_id", "day").annotate(s=Sum("charged_micro"))
+        .values_list("workspace_id", "day", "s")
+    }
+    return [
+        (ws, day, totals.get((ws, day)) or 0, ledger.get((ws, day)) or 0)
+        for ws, day in sorted(set(ledger) | set(totals))
+        if (totals.get((ws, day)) or 0) != (ledger.get((ws, day)) or 0)
+    ]
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(dt_timezone.utc).date()
+
+
+def _add_to_usage_day(workspace_id, day, charged_micro):
+    """Add a usage charge (positive) to one random shard of the workspace's day total,
+    making the row on the day's first charge (one upsert, atomic under concurrency)."""
+    table = UsageDayTotal._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workspace_id, day, shard, charged_micro) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (workspace_id, day, shard)"
+            f" DO UPDATE SET charged_micro = {table}.charged_micro + excluded.charged_micro",
+            [workspace_id, connection.ops.adapt_datefield_value(day), random.randrange(SHARDS), charged_micro],
+        )
+
+
 def _add_to_a_shard(workspace_id, amount_micro):
     updated = BalanceShard.objects.filter(
         workspace_id=workspace_id, shard=random.randrange(SHARDS)
@@ -126,6 +165,8 @@ def _ledger_post(*, workspace_id, kind, amount_micro, reference, memo, actor, at
         with transaction.atomic():
             entry = LedgerEntry.objects.create(**fields)
             _add_to_a_shard(workspace_id, entry.amount_micro)
+            if kind == EntryKind.USAGE:
+                _add_to_usage_day(workspace_id, utc_day(entry.created_at), -entry.amount_micro)
     except IntegrityError:
         if reference is None:
             raise
@@ -199,21 +240,26 @@ def _charge_many_portable(charges):
                         reference=c.reference, memo=c.memo[:200], created_at=c.at)
             for c in fresh
         ])
-        totals, posted = {}, {}
+        totals, days, posted = {}, {}, {}
         for c in fresh:
             totals[c.workspace_id] = totals.get(c.workspace_id, 0) + c.amount_micro
+            day = (c.workspace_id, utc_day(c.at))
+            days[day] = days.get(day, 0) + c.amount_micro
             posted[c.reference] = balances[c.workspace_id] - totals[c.workspace_id]
         for workspace_id in sorted(totals):
             _add_to_a_shard(workspace_id, -totals[workspace_id])
+        for (workspace_id, day), charged in sorted(days.items()):
+            _add_to_usage_day(workspace_id, day, charged)
     return posted
 
 
 def credits_charge_sql(*, source: str, references_new: bool = False) -> str:
-    """PostgreSQL: the CTEs `entry` and `shard` that charge every row of the relation
-    `source` (columns workspace_id, charge > 0, reference, memo, created_at), for a
+    """PostgreSQL: the CTEs `entry`, `shard` and `usage_day` that charge every row of the
+    relation `source` (columns workspace_id, charge > 0, reference, memo, created_at), for a
     statement that starts with WITH. A reference posted before is skipped; `entry` returns
-    (workspace_id, amount_micro, reference) of the rows posted, and one random shard per
-    workspace takes their sum, in workspace order, made if missing.
+    (workspace_id, amount_micro, reference, created_at) of the rows posted; one random
+    shard per workspace takes their sum, in workspace order, made if missing, and one
+    random shard of each (workspace, UTC day) usage total (UsageDayTotal) likewise.
 
     `references_new`: the caller's statement has already proved every reference new (the
     usage write charges only the events its own insert stored), so every row of `source`
@@ -226,13 +272,20 @@ def credits_charge_sql(*, source: str, references_new: bool = False) -> str:
     (workspace_id, kind, amount_micro, reference, memo, created_by_id, created_at)
   SELECT workspace_id, '{EntryKind.USAGE.value}', -charge, reference, memo, NULL, created_at
   FROM {source} ORDER BY reference{conflict}
-  RETURNING workspace_id, amount_micro, reference
+  RETURNING workspace_id, amount_micro, reference, created_at
 ), shard AS (
   INSERT INTO billing_balanceshard (workspace_id, shard, balance_micro)
   SELECT workspace_id, floor(random() * {SHARDS})::int, SUM(amount_micro) FROM entry
   GROUP BY workspace_id ORDER BY workspace_id
   ON CONFLICT (workspace_id, shard)
   DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
+), usage_day AS (
+  INSERT INTO billing_usagedaytotal (workspace_id, day, shard, charged_micro)
+  SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date, floor(random() * {SHARDS})::int,
+         -SUM(amount_micro)
+  FROM entry GROUP BY 1, 2 ORDER BY 1, 2
+  ON CONFLICT (workspace_id, day, shard)
+  DO UPDATE SET charged_micro = billing_usagedaytotal.charged_micro + EXCLUDED.charged_micro
 )"""
 
 

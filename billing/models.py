@@ -213,7 +213,15 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["workspace", "created_at"])]
+        indexes = [
+            models.Index(fields=["workspace", "created_at"]),
+            # Everything but usage charges (grants, refunds, purchases, …): a cycle's few such
+            # rows without reading its millions of charges; usage inserts skip this index.
+            models.Index(
+                fields=["workspace", "created_at"], name="ledger_ws_not_usage",
+                condition=~models.Q(kind="usage"),
+            ),
+        ]
         verbose_name_plural = "ledger entries"
 
     def __str__(self):
@@ -244,6 +252,30 @@ class BalanceShard(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "shard"], name="one_row_per_shard"),
         ]
+
+
+class UsageDayTotal(models.Model):
+    """Usage charged to a workspace on one UTC day, over a few shard rows like the balance.
+
+    Every usage charge adds its amount here in the same statement or transaction as its
+    ledger row (billing.ledger), so "this cycle" (billing.selectors.cycle_usage, the
+    included credits left, a cycle's close) sums at most 31 days of rows instead of the
+    cycle's ledger rows. The day is the ledger row's `created_at` day in UTC.
+    """
+
+    # No index of its own: the unique constraint leads with it.
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    shard = models.PositiveSmallIntegerField()
+    charged_micro = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day", "shard"], name="one_usage_day_shard"),
+        ]
+
+    def __str__(self):
+        return f"{self.workspace_id} {self.day} #{self.shard}"
 
 
 class InvoiceStatus(models.TextChoices):

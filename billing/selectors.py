@@ -1,13 +1,16 @@
 """Reads of billing state that other apps need (authorize, the balance API, pages)."""
 
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, time, timedelta, timezone as dt_timezone
 
+from django.db import connection
 from django.db.models import Q, Sum
 
 from billing.cycles import CycleWindow, cycle_current
 from billing.ledger import workspace_balance
-from billing.models import AutoRecharge, BillingAccount, EntryKind, LedgerEntry, SavedCard
+from billing.models import (
+    AutoRecharge, BalanceShard, BillingAccount, EntryKind, LedgerEntry, SavedCard, UsageDayTotal,
+)
 from billing.money import MICRO, format_credits
 from teams.models import Workspace
 
@@ -55,27 +58,82 @@ def _sum(queryset):
     return queryset.aggregate(s=Sum("amount_micro"))["s"] or 0
 
 
-def cycle_included_raw(workspace_id: int, *, start: datetime, end: datetime) -> int:
-    """Included granted − usage charged + usage refunded, over rows written in [start, end).
+def _day_start(day):
+    return datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+
+
+def usage_charged_micro(workspace_id: int, *, start: datetime, end: datetime) -> int:
+    """Usage charged in [start, end) (positive micro-credits), without reading the period's
+    charges: whole UTC days from their totals (UsageDayTotal, written with each charge), and
+    only the part-days at either end (a cycle an upgrade started mid-day) from the ledger."""
+    first = start.astimezone(dt_timezone.utc).date()
+    if _day_start(first) < start:
+        first += timedelta(days=1)
+    after = end.astimezone(dt_timezone.utc).date()  # the first day not whole inside [start, end)
+    if first >= after:
+        return -_sum(LedgerEntry.objects.filter(
+            workspace_id=workspace_id, kind=EntryKind.USAGE, created_at__gte=start, created_at__lt=end,
+        ))
+    whole = UsageDayTotal.objects.filter(workspace_id=workspace_id, day__gte=first, day__lt=after).aggregate(
+        s=Sum("charged_micro"))["s"] or 0
+    parts = LedgerEntry.objects.filter(workspace_id=workspace_id, kind=EntryKind.USAGE).filter(
+        Q(created_at__gte=start, created_at__lt=_day_start(first))
+        | Q(created_at__gte=_day_start(after), created_at__lt=end)
+    )
+    has_parts = start < _day_start(first) or _day_start(after) < end
+    return whole - (_sum(parts) if has_parts else 0)
+
+
+def _credits_in(workspace_id, start, end):
+    """(included granted, usage refunded) in [start, end): the few rows that are not usage
+    charges, through the ledger's index of those (ledger_ws_not_usage).
 
     Refunds that give credits back (positive REFUND rows) are usage refunds; a refunded
-    purchase is a negative REFUND row and does not touch the included credits.
-    """
-    rows = LedgerEntry.objects.filter(
-        workspace_id=workspace_id, created_at__gte=start, created_at__lt=end
-    ).filter(
-        Q(kind__in=[EntryKind.INCLUDED_GRANT, EntryKind.USAGE])
-        | Q(kind=EntryKind.REFUND, amount_micro__gt=0)
+    purchase is a negative REFUND row and does not touch the included credits."""
+    rows = (
+        LedgerEntry.objects.exclude(kind=EntryKind.USAGE)
+        .filter(workspace_id=workspace_id, created_at__gte=start, created_at__lt=end)
+        .filter(Q(kind=EntryKind.INCLUDED_GRANT) | Q(kind=EntryKind.REFUND, amount_micro__gt=0))
+        .values("kind").annotate(s=Sum("amount_micro")).order_by()
     )
-    return _sum(rows)
+    sums = {row["kind"]: row["s"] or 0 for row in rows}
+    return sums.get(EntryKind.INCLUDED_GRANT, 0), sums.get(EntryKind.REFUND, 0)
+
+
+def cycle_included_raw(workspace_id: int, *, start: datetime, end: datetime) -> int:
+    """Included granted − usage charged + usage refunded, over rows written in [start, end)."""
+    granted, refunded = _credits_in(workspace_id, start, end)
+    return granted - usage_charged_micro(workspace_id, start=start, end=end) + refunded
 
 
 def cycle_usage_micro(workspace_id: int, *, start: datetime, end: datetime) -> int:
     """Net usage charged in [start, end) (positive micro-credits): charges less usage refunds."""
-    rows = LedgerEntry.objects.filter(
-        workspace_id=workspace_id, created_at__gte=start, created_at__lt=end
-    ).filter(Q(kind=EntryKind.USAGE) | Q(kind=EntryKind.REFUND, amount_micro__gt=0))
-    return max(0, -_sum(rows))
+    _granted, refunded = _credits_in(workspace_id, start, end)
+    return max(0, usage_charged_micro(workspace_id, start=start, end=end) - refunded)
+
+
+def included_remaining(
+    workspace_id: int, *, start: datetime, end: datetime, balance_micro: int,
+) -> int:
+    """max(0, included granted − usage + usage refunded), never above the balance (docs/design.md)."""
+    raw = cycle_included_raw(workspace_id, start=start, end=end)
+    return max(0, min(raw, balance_micro))
+
+
+def balance_before(workspace_id: int, *, moment: datetime) -> int:
+    """The ledger's sum over rows written before `moment` (the balance at a cycle's end):
+    the balance less what was written since, in one statement (one snapshot), so a close
+    soon after its cycle's end reads a few rows, not the workspace's whole ledger."""
+    shards = BalanceShard._meta.db_table
+    ledger = LedgerEntry._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COALESCE(SUM(balance_micro), 0) FROM {shards} WHERE workspace_id = %s)"
+            f" - (SELECT COALESCE(SUM(amount_micro), 0) FROM {ledger}"
+            "     WHERE workspace_id = %s AND created_at >= %s)",
+            [workspace_id, workspace_id, connection.ops.adapt_datetimefield_value(moment)],
+        )
+        return int(cursor.fetchone()[0])
 
 
 @dataclass(frozen=True)
@@ -88,7 +146,8 @@ def cycle_usage(
     workspace_id: int, *, at: datetime | None = None, account: BillingAccount | None = None,
 ) -> CycleUsage:
     """The one "this cycle" figure: the bounds of the cycle containing `at` (default now) and
-    the credits used in it, read from the ledger's charges, so a charge counts at once.
+    the credits used in it (charges less usage refunds), from the day totals written with
+    each charge, so a charge counts at once and a busy cycle costs a few rows.
 
     The dashboard's "Used this cycle", the API Keys page (its per-key credits are kept
     per these bounds), the Usage page's current cycle and the Billing page all come from
@@ -96,19 +155,6 @@ def cycle_usage(
     """
     window = cycle_current(workspace_id, at=at, account=account)
     return CycleUsage(window, cycle_usage_micro(workspace_id, start=window.start, end=window.end))
-
-
-def included_remaining(
-    workspace_id: int, *, start: datetime, end: datetime, balance_micro: int,
-) -> int:
-    """max(0, included granted − usage + usage refunded), never above the balance (docs/design.md)."""
-    raw = cycle_included_raw(workspace_id, start=start, end=end)
-    return max(0, min(raw, balance_micro))
-
-
-def balance_before(workspace_id: int, *, moment: datetime) -> int:
-    """The ledger's sum over rows written before `moment` (the balance at a cycle's end)."""
-    return _sum(LedgerEntry.objects.filter(workspace_id=workspace_id, created_at__lt=moment))
 
 
 @dataclass(frozen=True)

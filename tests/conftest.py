@@ -70,11 +70,14 @@ def _checks_the_ledger(item):
 
 def _assert_ledger_balanced(item):
     """What `manage.py check_ledger` proves, after each test and before its data is rolled
-    back or flushed: every balance equals the sum of its ledger."""
-    from billing.ledger import ledger_mismatches
+    back or flushed: every balance equals the sum of its ledger; and every usage day total
+    (billing.models.UsageDayTotal) equals that day's usage charges."""
+    from billing.ledger import ledger_mismatches, usage_day_mismatches
 
     mismatches = ledger_mismatches()
     assert not mismatches, f"{item.nodeid} left balances off their ledger: {mismatches}"
+    days = usage_day_mismatches()
+    assert not days, f"{item.nodeid} left usage day totals off their ledger: {days}"
 
 
 @pytest.hookimpl(hookwrapper=True)
