@@ -261,14 +261,9 @@ def _aggregates_add(database_url, totals: LoadTotals) -> None:
     """What each charge adds besides its ledger row, from the totals of the load."""
     import psycopg
 
-    from billing.cycles import cycle_start
-
-    starts = {}
+    starts = _cycle_start_of({(ws, day) for _key, ws, day in totals.key_days})
     spends = {}
     for (key_id, workspace_id, day), micro in totals.key_days.items():
-        if (workspace_id, day) not in starts:
-            moment = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
-            starts[(workspace_id, day)] = cycle_start(workspace_id, at=moment)
         _add(spends, (key_id, starts[(workspace_id, day)]), micro)
     with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
         for workspace_id, micro in sorted(totals.charged_micro.items()):
@@ -287,6 +282,28 @@ def _aggregates_add(database_url, totals: LoadTotals) -> None:
             " ON CONFLICT (key_id, cycle_start)"
             " DO UPDATE SET spent_micro = apikeys_keyspend.spent_micro + EXCLUDED.spent_micro",
             [(key, start, micro) for (key, start), micro in sorted(spends.items())])
+
+
+def _cycle_start_of(pairs):
+    """{(workspace id, day): start of the cycle that day's charges belong to}, as
+    billing.cycles.cycle_start answers (an open cycle row, else the anchor's bounds), read
+    with two queries instead of two per pair."""
+    from billing.cycles import cycle_bounds
+    from billing.models import BillingAccount, BillingCycle
+
+    workspace_ids = {ws for ws, _day in pairs}
+    anchors = dict(BillingAccount.objects.filter(workspace_id__in=workspace_ids)
+                   .values_list("workspace_id", "cycle_anchor_day"))
+    cycles = {}
+    for ws, start, end in BillingCycle.objects.filter(workspace_id__in=workspace_ids).values_list(
+            "workspace_id", "start", "end"):
+        cycles.setdefault(ws, []).append((start, end))
+    found = {}
+    for ws, day in pairs:
+        moment = day_start(day)
+        rows = [start for start, end in cycles.get(ws, ()) if start <= moment < end]
+        found[(ws, day)] = max(rows) if rows else cycle_bounds(anchors[ws], moment)[0]
+    return found
 
 
 def day_start(day: date) -> datetime:
