@@ -127,6 +127,7 @@ def usage_history_copy(
     ledger_sql = ("COPY billing_ledgerentry (workspace_id, kind, amount_micro, reference, memo,"
                   " created_by_id, created_at) FROM STDIN")
     usage_kind = EntryKind.USAGE.value
+    _partitions_make(streams)
     set_aside = _indexes_set_aside(database_url, TABLES) if bulk else []
     with psycopg.connect(database_url) as events_conn, psycopg.connect(database_url) as ledger_conn:
         with events_conn.cursor().copy(events_sql) as events_copy, \
@@ -179,6 +180,24 @@ def usage_history_copy(
 TABLES = ("usage_usageevent", "billing_ledgerentry")
 
 
+def _partitions_make(streams):
+    """On a table partitioned by month (usage.partitions), each month of the load gets its
+    partition first, so no row lands in the default partition."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    from usage.partitions import partition_create, partitions
+
+    if not partitions():
+        return
+    month = min(s.start for s in streams).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last = max(s.end for s in streams)
+    while month <= last:
+        partition_create(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+
+
 def _indexes_set_aside(database_url, tables):
     """Drop the tables' secondary indexes, unique and foreign-key constraints (not the
     primary keys) and return the statements that make them again: building an index once
@@ -202,7 +221,9 @@ def _indexes_set_aside(database_url, tables):
                 cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for name, _definition in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
-            restore += [definition for _name, definition in indexes]
+            # A partitioned table's index reads "ON ONLY" in the catalog: made again on the
+            # whole table, so each partition gets its own.
+            restore += [definition.replace(" ON ONLY ", " ON ") for _name, definition in indexes]
             # Unique constraints first: foreign keys of other tables may need them.
             ordered = sorted(constraints, key=lambda c: not c[1].startswith("UNIQUE"))
             restore += [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for name, definition in ordered]
