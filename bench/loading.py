@@ -13,8 +13,9 @@ UTC day (billing.models.UsageDayTotal) and each key's spend of the charge's cycl
 from the totals of what was loaded, so `manage.py check_ledger` holds afterwards.
 
 The columns come from the models (as usage.pgwrite builds its statement), so a table that
-gains a column, or is partitioned (a COPY into the parent routes rows to partitions), loads
-the same way.
+gains a column, or is partitioned (a COPY into the parent routes rows to partitions; each
+month's partition is made first), loads the same way. No idempotency keys
+(usage.models.UsageEventKey) are written: replaying a loaded id is not what this measures.
 """
 
 import json
