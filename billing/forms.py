@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from billing.closing import volume_tiers_parse
+from billing.countries import COUNTRIES
 from billing.models import BillingAccount, BillingMode, Plan
 from teams.models import Workspace
 
@@ -129,3 +130,80 @@ class BuyCreditsForm(forms.Form):
         if "amount_usd" in self.errors:
             return "Enter an amount from USD 5 to USD 10,000, in dollars and cents."
         return "Choose a pack or enter an amount from USD 5 to USD 10,000."
+
+
+TAX_ID_SHAPE = r"[A-Za-z0-9][A-Za-z0-9 .\-/]{1,30}"
+
+
+class BillingDetailsForm(forms.Form):
+    """Who invoices are made out to; every message says what to write instead."""
+
+    legal_name = forms.CharField(
+        max_length=200, label="Legal name",
+        error_messages={"required": "Enter the company's or your legal name, as invoices should show it.",
+                        "max_length": "The legal name is at most 200 characters."},
+    )
+    address = forms.CharField(
+        max_length=500, label="Address", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Street, postal code and city, as on a letter.",
+        error_messages={"required": "Enter the billing address: street, postal code and city.",
+                        "max_length": "The address is at most 500 characters."},
+    )
+    country = forms.ChoiceField(
+        label="Country", choices=[("", "Choose a country")] + list(COUNTRIES),
+        error_messages={"required": "Choose the country of the billing address.",
+                        "invalid_choice": "Choose the country from the list."},
+    )
+    tax_id = forms.RegexField(
+        regex=rf"\A{TAX_ID_SHAPE}\Z", required=False, max_length=32, label="Tax ID (optional)",
+        help_text="VAT, GST or EIN number, e.g. DE123456789.",
+        error_messages={"invalid": "A tax ID is 2 to 32 letters and digits (spaces, dots, dashes and "
+                                   "slashes allowed), e.g. DE123456789.",
+                        "max_length": "A tax ID is at most 32 characters."},
+    )
+    email = forms.EmailField(
+        required=False, label="Billing e-mail (optional)",
+        help_text="Where invoices are sent; empty: the owners' addresses.",
+        error_messages={"invalid": "Enter a whole e-mail address, like billing@example.com."},
+    )
+
+    field_order = ["legal_name", "country", "address", "tax_id", "email"]
+    AUTOCOMPLETE = {"legal_name": "organization", "address": "street-address", "country": "country",
+                    "email": "email", "tax_id": "off"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "billing-%s")
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs["autocomplete"] = self.AUTOCOMPLETE[name]
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"billing-{name}-help"
+
+    def _post_clean(self):
+        # A screen reader announces the field as invalid and reads its message.
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-invalid"] = "true"
+                attrs["aria-describedby"] = " ".join(filter(None, [attrs.get("aria-describedby"), f"billing-{name}-error"]))
+
+    def clean_legal_name(self):
+        return _one_line(self.cleaned_data["legal_name"], "The legal name")
+
+    def clean_address(self):
+        lines = [line.strip() for line in self.cleaned_data["address"].splitlines() if line.strip()]
+        if not lines:
+            raise forms.ValidationError("Enter the billing address: street, postal code and city.")
+        if len(lines) > 6:
+            raise forms.ValidationError("The address fits in 6 lines or fewer.")
+        return "\n".join(_one_line(line, "The address") for line in lines)
+
+    def clean_tax_id(self):
+        return " ".join(self.cleaned_data["tax_id"].split()).upper()
+
+
+def _one_line(text, what):
+    text = " ".join(text.split())
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise forms.ValidationError(f"{what} cannot hold control characters.")
+    return text

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.details import invoice_parties
 from billing.models import BillingCycle, Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
 from teams.models import Workspace
 
@@ -49,7 +50,8 @@ def invoice_create(
     """Write an invoice with its lines and totals, once per `cycle` or `reference`.
 
     `lines` are LineSpecs; negative amounts are discounts. Returns (invoice, created); when
-    the cycle or reference already has an invoice, that one is returned unchanged.
+    the cycle or reference already has an invoice, that one is returned unchanged. The
+    seller and the customer's billing details are copied onto it as they are now.
     """
     existing = _existing(cycle, reference)
     if existing is not None:
@@ -74,6 +76,7 @@ def invoice_create(
                 total_cents=subtotal + discount,
                 memo=memo[:200],
                 paid_at=timezone.now() if status == InvoiceStatus.PAID else None,
+                **invoice_parties(workspace),
             )
             InvoiceLine.objects.bulk_create(
                 InvoiceLine(

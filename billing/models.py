@@ -318,6 +318,15 @@ class Invoice(models.Model):
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Both parties as they were when the invoice was issued: a later change of the seller's
+    # settings or the customer's billing details never rewrites an issued invoice.
+    seller_name = models.CharField(max_length=200, blank=True)
+    seller_address = models.TextField(blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    customer_address = models.TextField(blank=True)
+    customer_country = models.CharField(max_length=2, blank=True)
+    customer_tax_id = models.CharField(max_length=32, blank=True)
+    customer_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["-issued_on", "-number"]
@@ -347,6 +356,8 @@ class InvoiceLine(models.Model):
 from billing.models_plans import (  # noqa: E402,F401
     AutoRecharge, RechargeAttempt, RechargeStatus, SalesRequest, Subscription,
 )
+# Billing details (who invoices are made out to) live in their own module too.
+from billing.details_models import BillingDetails  # noqa: E402,F401
 # Payment records live in their own module; importing them here registers them with Django.
 from billing.payment_models import (  # noqa: E402,F401
     CreditNote, CreditNoteKind, CreditPack, Payment, PaymentCustomer, PaymentKind, PaymentStatus,

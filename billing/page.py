@@ -9,7 +9,10 @@ from django.conf import settings
 from billing.cards import workspace_card
 from billing.models import AutoRecharge, BillingMode, CreditPack, EntryKind, Plan, RechargeAttempt, Subscription
 from billing.recharge import recharges_this_month
-from billing.selectors import balance_summary, ledger_recent, workspace_has_saved_card
+from billing.details import billing_details_of, country_name
+from billing.forms import BillingDetailsForm
+from billing.movements import RECENT_DAYS, movements_recent
+from billing.selectors import balance_summary, workspace_has_saved_card
 from billing.services import overage_limit_max, plan_rank
 from billing.subscriptions import ENDED
 
@@ -66,6 +69,19 @@ def _auto_recharge_context(workspace, account):
     }
 
 
+def _billing_details_context(workspace, can_manage):
+    details = billing_details_of(workspace)
+    initial = {}
+    if details is not None:
+        initial = {"legal_name": details.legal_name, "address": details.address, "country": details.country,
+                   "tax_id": details.tax_id, "email": details.email}
+    return {
+        "billing_details": details,
+        "billing_details_country": country_name(details.country) if details else "",
+        "details_form": BillingDetailsForm(initial=initial) if can_manage else None,
+    }
+
+
 def billing_page_context(membership):
     workspace = membership.workspace
     summary = balance_summary(workspace)
@@ -86,7 +102,8 @@ def billing_page_context(membership):
         "plan": account.plan,
         "plan_limits": _plan_limits(account.plan, account),
         "plan_options": options,
-        "movements": ledger_recent(workspace, limit=25),
+        "movements": movements_recent(workspace),
+        "movements_days": RECENT_DAYS,
         "can_manage": can_manage,
         "payg": account.billing_mode == BillingMode.PAY_AS_YOU_GO,
         "mode_choices": BillingMode.choices,
@@ -102,4 +119,5 @@ def billing_page_context(membership):
         "chart": _cycle_chart(workspace, summary.cycle),
         "subscription": subscription,
         **_auto_recharge_context(workspace, account),
+        **_billing_details_context(workspace, can_manage),
     }

@@ -1,10 +1,11 @@
 """An invoice as a PDF, drawn with fpdf2 (pure Python: no system packages)."""
 
+from django.conf import settings
 from fpdf import FPDF
 
+from billing.details import country_name
 from billing.invoices import cents_display
-
-SELLER = "Meterdesk"
+from config.values import day, period
 
 
 def _text(value):
@@ -18,24 +19,65 @@ def _quantity(line):
     return f"{text} {line.unit}".strip()
 
 
+def _seller(invoice):
+    """The seller as copied onto the invoice; one issued before sellers were copied shows
+    today's settings."""
+    if invoice.seller_name:
+        return invoice.seller_name, invoice.seller_address
+    return settings.INVOICE_SELLER_NAME, settings.INVOICE_SELLER_ADDRESS
+
+
+def _customer_lines(invoice):
+    """The customer's billing details as copied when the invoice was issued; the workspace's
+    name for an invoice issued before any were saved."""
+    lines = [invoice.customer_name or invoice.workspace.name]
+    lines += [line for line in invoice.customer_address.splitlines() if line.strip()]
+    if invoice.customer_country:
+        lines.append(country_name(invoice.customer_country))
+    if invoice.customer_tax_id:
+        lines.append(f"Tax ID: {invoice.customer_tax_id}")
+    if invoice.customer_email:
+        lines.append(invoice.customer_email)
+    lines.append(f"Workspace: {invoice.workspace.slug}")
+    return lines
+
+
+def _parties(pdf, invoice):
+    """Seller on the left, customer on the right, each a block of lines."""
+    seller_name, seller_address = _seller(invoice)
+    seller = [seller_name] + [line for line in seller_address.splitlines() if line.strip()]
+    customer = _customer_lines(invoice)
+    top = pdf.get_y()
+    for column, (title, lines) in enumerate((("From", seller), ("Billed to", customer))):
+        pdf.set_xy(pdf.l_margin + column * 95, top)
+        pdf.set_font("Helvetica", "B", 9)
+        pdf.cell(90, 5, title, new_x="LEFT", new_y="NEXT")
+        for n, line in enumerate(lines):
+            pdf.set_font("Helvetica", "B" if n == 0 else "", 10)
+            pdf.cell(90, 5, _text(line[:70]), new_x="LEFT", new_y="NEXT")
+    pdf.set_xy(pdf.l_margin, top + 5 * (1 + max(len(seller), len(customer))) + 6)
+
+
 def invoice_pdf(invoice):
-    """The PDF bytes of an invoice: header, period, line items and totals in USD."""
+    """The PDF bytes of an invoice: both parties, date, period, line items and totals in USD."""
+    seller_name, _ = _seller(invoice)
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_author(SELLER)
+    pdf.set_author(_text(seller_name))
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, _text(f"{SELLER} invoice"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, _text(f"Invoice {invoice.number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    _parties(pdf, invoice)
     pdf.set_font("Helvetica", "", 10)
     rows = [
         ("Invoice number", invoice.number),
-        ("Date", invoice.issued_on.isoformat()),
+        ("Date", day(invoice.issued_on)),
         ("Status", invoice.get_status_display()),
-        ("Billed to", f"{invoice.workspace.name} ({invoice.workspace.slug})"),
     ]
     if invoice.period_start and invoice.period_end:
-        rows.append(("Period", f"{invoice.period_start:%Y-%m-%d} to {invoice.period_end:%Y-%m-%d} (UTC)"))
+        rows.append(("Period", f"{period(invoice.period_start, invoice.period_end)} (UTC)"))
     for label, value in rows:
         pdf.cell(40, 6, _text(label))
         pdf.cell(0, 6, _text(value), new_x="LMARGIN", new_y="NEXT")

@@ -1,12 +1,16 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing import services
-from billing.forms import BillingModeForm, OverageLimitForm
+from billing.details import billing_details_save
+from billing.forms import BillingDetailsForm, BillingModeForm, OverageLimitForm
+from billing.movements import ledger_csv_rows, ledger_page
 from billing.page import billing_page_context
 from billing.pdf import invoice_pdf
+from config.csvexport import csv_streaming_response
 from config.flash import refusal_flashed
 from teams.decorators import manager_required, workspace_required
 
@@ -20,6 +24,21 @@ def billing(request):
 def invoices(request):
     rows = request.workspace.invoices.order_by("-issued_on", "-number")
     return render(request, "billing/invoices.html", {"invoices": rows})
+
+
+@manager_required
+def ledger(request):
+    """The full ledger, a page at a time (owners and admins, like the rest of the money)."""
+    before = request.GET.get("before", "")
+    page = ledger_page(request.workspace, before=int(before) if before.isdigit() else None)
+    return render(request, "billing/ledger.html", {"ledger": page})
+
+
+@manager_required
+def ledger_csv(request):
+    return csv_streaming_response(
+        filename=f"ledger-{request.workspace.slug}.csv", rows=ledger_csv_rows(request.workspace)
+    )
 
 
 @workspace_required
@@ -59,3 +78,18 @@ def overage_limit(request):
             request, f"Overage limit set to {credits:,} credits (USD {credits // 100:,}.{credits % 100:02d}) per cycle."
         )
     return redirect("billing")
+
+
+@manager_required
+@require_POST
+def billing_details(request):
+    """Save who invoices are made out to. Invalid input shows the Billing page again with
+    what was typed and a message at each field; nothing is saved."""
+    form = BillingDetailsForm(request.POST)
+    if not form.is_valid():
+        context = billing_page_context(request.membership)
+        context["details_form"] = form
+        return render(request, "billing/billing.html", context, status=400)
+    billing_details_save(workspace=request.workspace, actor=request.user, **form.cleaned_data)
+    messages.success(request, "Billing details saved. Invoices issued from now on show them.")
+    return redirect(f"{reverse('billing')}#billing-details")

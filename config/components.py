@@ -1,5 +1,11 @@
-"""Template tags for the markup every page repeats: a table that scrolls inside its card on a
-phone, and the empty state that stands in for it when there is nothing to list.
+"""Template tags for the markup every page repeats: a table that never makes a page scroll
+sideways, and the empty state that stands in for it when there is nothing to list.
+
+On a phone (static/css/app.css, `table.stack-sm`) each row of a table becomes a block of
+"label: value" lines, the labels taken from the table's own column headings: the tag writes
+each cell's `data-label` from its column's `<th>`, so a template writes a plain table and
+gets both layouts. `stack=False` keeps a table a table on a phone (it then scrolls inside
+its card), for a table with a phone layout of its own.
 
     {% load components %}
     {% table invoices class="invoices-table" %}
@@ -15,8 +21,13 @@ to how tables or empty states look is made once. Every table that can be empty g
 `{% empty %}` that says what to do next; without one, no rows render nothing.
 """
 
+import re
+from html import unescape
+
 from django import template
 from django.template.base import token_kwargs
+from django.utils.html import escape, strip_tags
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -29,6 +40,40 @@ class _ComponentNode(template.Node):
         return component.render(context.new(values))
 
 
+HEAD = re.compile(r"<thead\b.*?</thead>", re.S)
+HEADING = re.compile(r"<th\b[^>]*>(.*?)</th>", re.S)
+SCREEN_READER_ONLY = re.compile(r'<span class="sr-only">.*?</span>', re.S)
+ROW = re.compile(r"(<tbody\b.*?</tbody>)", re.S)
+CELL = re.compile(r"<td\b(?![^>]*\bdata-label=)")
+
+
+def _column_labels(html):
+    """The visible text of each column heading; "" for a heading only screen readers hear
+    (an actions column), so its cells get no label."""
+    head = HEAD.search(html)
+    if head is None:
+        return []
+    return [" ".join(unescape(strip_tags(SCREEN_READER_ONLY.sub("", cell))).split())
+            for cell in HEADING.findall(head.group(0))]
+
+
+def _labelled(html):
+    """The table's body with `data-label="<column heading>"` on every cell of every row, or
+    None for a table without headings (nothing to label its cells with: it stays a table)."""
+    labels = _column_labels(html)
+    if not labels:
+        return None
+
+    def label_row(row):
+        cells = iter(labels)
+        return CELL.sub(lambda _: f'<td data-label="{escape(next(cells, ""))}"', row.group(0))
+
+    def label_body(body):
+        return re.sub(r"<tr\b.*?</tr>", label_row, body.group(0), flags=re.S)
+
+    return ROW.sub(label_body, html)
+
+
 class TableNode(_ComponentNode):
     component = "components/table.html"
 
@@ -38,7 +83,13 @@ class TableNode(_ComponentNode):
     def render(self, context):
         if self.rows.resolve(context):
             attrs = {name: value.resolve(context) for name, value in self.attrs.items()}
-            return self._render_component(context, body=self.body.render(context), **attrs)
+            body = self.body.render(context)
+            classes = [attrs.get("class") or ""]
+            labelled = _labelled(body) if attrs.get("stack", True) else None
+            if labelled is not None:
+                body = labelled
+                classes.append("stack-sm")
+            return self._render_component(context, body=mark_safe(body), **{"class": " ".join(filter(None, classes))})
         return EmptyStateNode(self.empty).render(context) if self.empty is not None else ""
 
 
@@ -54,15 +105,16 @@ class EmptyStateNode(_ComponentNode):
 
 @register.tag("table")
 def table(parser, token):
-    """{% table ROWS [class="…"] %}…[{% empty %}…]{% endtable %}: the table if ROWS has any,
-    else the empty state (or nothing, for a table that is never empty or is optional)."""
+    """{% table ROWS [class="…"] [stack=False] %}…[{% empty %}…]{% endtable %}: the table if
+    ROWS has any, else the empty state (or nothing, for a table that is never empty or is
+    optional). On a phone its rows become stacked blocks, unless stack=False."""
     bits = token.split_contents()
     if len(bits) < 2:
         raise template.TemplateSyntaxError("{% table %} needs the rows it lists, e.g. {% table invoices %}.")
     rows = parser.compile_filter(bits[1])
     attrs = token_kwargs(bits[2:], parser)
-    if len(attrs) != len(bits) - 2 or set(attrs) - {"class"}:
-        raise template.TemplateSyntaxError('{% table %} takes the rows and an optional class="…".')
+    if len(attrs) != len(bits) - 2 or set(attrs) - {"class", "stack"}:
+        raise template.TemplateSyntaxError('{% table %} takes the rows, an optional class="…" and stack=False.')
     body = parser.parse(("empty", "endtable"))
     empty = None
     if parser.next_token().contents == "empty":

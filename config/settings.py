@@ -241,6 +241,12 @@ if PAYMENTS_SANDBOX and not DEBUG:
     raise ImproperlyConfigured(
         "STRIPE_SECRET_KEY must be set when DEBUG is off: the payment sandbox is for development."
     )
+# The seller printed on every invoice, copied onto it when it is issued. The address's lines
+# are separated by "\n" (a backslash and n in the environment variable, or a real newline).
+INVOICE_SELLER_NAME = env_str("INVOICE_SELLER_NAME", "Meterdesk")
+INVOICE_SELLER_ADDRESS = env_str(
+    "INVOICE_SELLER_ADDRESS", "100 Example Street\\nSan Francisco, CA 94105\\nUnited States"
+).replace("\\n", "\n")
 METERING_SERVICE_TOKEN = env_str("METERING_SERVICE_TOKEN") or None
 
 # --- Internationalisation, static files ----------------------------------------------------

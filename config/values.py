@@ -4,6 +4,7 @@
     {{ balance_micro|credits_amount }}    1,253.22             (under a "Credits" heading)
     {{ entry.amount_micro|credits_signed }}   +1,253.22 / −0.05
     {{ charged_micro|credits_exact }}     0.052325 credits     (receipts, the ledger detail)
+    {{ entry.amount_micro|credits_signed_exact }}   −0.052325   (a ledger row, a statement line)
     {{ balance_micro|usd }}               USD 12.53
     {{ charged_micro|usd_exact }}         USD 0.000523         (sub-cent: receipts only)
     {{ invoice.total_cents|cents }}       USD 12.53            (invoices count whole cents)
@@ -12,6 +13,7 @@
     {{ requests|number }}                 1,204
     {{ invoice.issued_on|day }}           28 Nov 2026
     {{ event.received_at|moment }}        28 Nov 2026, 16:14 UTC
+    {{ invoice.period_start|period:invoice.period_end }}   1 Mar – 31 Mar 2026
 
 Credits arrive as integer micro-credits and cents as integer cents; nothing here ever goes
 through a binary float. The API and the CSV downloads keep their own exact six-place
@@ -22,7 +24,7 @@ without breaking the app order of docs/architecture.md; billing.money takes its 
 here for the same reason.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -114,7 +116,7 @@ def credits_signed(micro):
 @register.filter
 def credits_signed_exact(micro):
     """Micro-credits → '+500.000000' or '−8.004360': a movement to the micro-credit (the
-    reconciliation statement, whose lines must visibly add up)."""
+    reconciliation statement, whose lines must visibly add up; the ledger page's rows)."""
     value = _credits_of(micro)
     return EMPTY if value is None else _sign(value, 6, plus=True) + _grouped(value, 6)
 
@@ -246,3 +248,16 @@ def moment(value):
         return EMPTY
     value = _utc(value)
     return f"{day(value)}, {value:%H:%M} UTC"
+
+
+@register.filter
+def period(start, end):
+    """A billing period from its start to its exclusive end (the next period's start) →
+    '1 Mar – 31 Mar 2026', or '15 Dec 2026 – 14 Jan 2027' across a year: the last day shown
+    is the last whole day inside the period."""
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return EMPTY
+    first, last = _utc(start).date(), (_utc(end) - timedelta(microseconds=1)).date()
+    if first.year == last.year:
+        return f"{first.day} {MONTHS[first.month - 1]} – {day(last)}"
+    return f"{day(first)} – {day(last)}"

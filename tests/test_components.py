@@ -47,3 +47,26 @@ def test_an_empty_state_on_its_own():
 def test_a_misused_table_tag_is_a_template_error(source):
     with pytest.raises(TemplateSyntaxError):
         Template(source)
+
+
+WIDE = (
+    "{% load components %}{% table rows class='keys-table' %}"
+    '<thead><tr><th scope="col">Name</th><th scope="col" class="num">Credits &amp; USD</th>'
+    '<th scope="col"><span class="sr-only">Actions</span></th></tr></thead>'
+    "<tbody>{% for r in rows %}<tr><td>{{ r }}</td><td class=\"num\">1.00</td><td><button>Revoke</button></td></tr>"
+    "{% endfor %}</tbody>{% endtable %}"
+)
+
+
+def test_on_a_phone_every_row_stacks_with_its_column_headings_as_labels():
+    html = _render(WIDE, rows=["CI key", "Prod"])
+    assert '<table class="keys-table stack-sm">' in html
+    assert html.count('<td data-label="Name">') == 2
+    assert html.count('<td data-label="Credits &amp; USD" class="num">1.00</td>') == 2
+    assert html.count('<td data-label=""><button>Revoke</button></td>') == 2  # an actions cell needs no label
+    assert '<th scope="col" class="num">Credits &amp; USD</th>' in html  # the headings stay as they were
+
+
+def test_a_table_with_a_phone_layout_of_its_own_opts_out():
+    html = _render(WIDE.replace("class='keys-table'", "class='team-table' stack=False"), rows=["CI key"])
+    assert '<table class="team-table">' in html and "data-label" not in html

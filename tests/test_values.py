@@ -8,8 +8,8 @@ import pytest
 from django.template import Context, Template
 
 from config.values import (
-    cents, credits, credits_amount, credits_exact, credits_signed, day, moment, number, quantities,
-    quantity, usd, usd_exact,
+    cents, credits, credits_amount, credits_exact, credits_signed_exact, credits_signed, day, moment, number,
+    period, quantities, quantity, usd, usd_exact,
 )
 
 MICRO = 1_000_000
@@ -33,6 +33,7 @@ def test_the_exact_value_keeps_every_micro_credit():
     assert credits_exact(52_325) == "0.052325 credits"
     assert credits_exact(1_253_221_234) == "1,253.221234 credits"
     assert credits_exact(-1) == "−0.000001 credits"
+    assert credits_signed_exact(250 * MICRO) == "+250.000000" and credits_signed_exact(-52_325) == "−0.052325"
 
 
 def test_dollars_to_the_cent_on_pages_and_below_it_only_in_a_receipt():
@@ -93,3 +94,14 @@ def test_a_movement_to_the_micro_credit_carries_its_direction():
     assert credits_signed_exact(8_004_360) == "+8.004360"
     assert credits_signed_exact(-1_500_000) == "\u22121.500000"
     assert credits_signed_exact(0) == "0.000000"
+
+
+def test_a_period_ends_on_its_last_whole_day():
+    html = Template("{% load values %}{{ a|period:b }}").render(Context({
+        "a": datetime(2026, 3, 1, tzinfo=timezone.utc), "b": datetime(2026, 4, 1, tzinfo=timezone.utc),
+    }))
+    assert html == "1 Mar – 31 Mar 2026"  # the end is the next period's start
+    assert period(datetime(2026, 12, 15, tzinfo=timezone.utc), datetime(2027, 1, 15, tzinfo=timezone.utc)) == (
+        "15 Dec 2026 – 14 Jan 2027"
+    )
+    assert period(None, None) == "—"

@@ -39,7 +39,7 @@ def test_a_logged_out_visitor_is_sent_to_log_in(workspace, client):
 
 def test_empty_states(workspace, owner, client_for):
     c = client_for(owner)
-    assert "No credit movements yet" in c.get("/settings/billing/").content.decode()
+    assert "No credit movements in the last 30 days" in c.get("/settings/billing/").content.decode()
     assert "No invoices yet" in c.get("/settings/billing/invoices/").content.decode()
 
 
