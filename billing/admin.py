@@ -140,7 +140,10 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = [InvoiceLineInline, CreditNoteInline]
     actions = [refund_invoices]
     readonly_fields = ["number", "workspace", "issued_on", "period_start", "period_end", "cycle", "reference",
-                       "subtotal_cents", "discount_cents", "total_cents", "currency", "memo", "created_at", "paid_at"]
+                       "subtotal_cents", "discount_cents", "total_cents", "currency", "memo", "created_at", "paid_at",
+                       # Both parties as issued: never edited afterwards, not even by staff.
+                       "seller_name", "seller_address", "customer_name", "customer_address", "customer_country",
+                       "customer_tax_id", "customer_email"]
 
     def has_add_permission(self, request):
         return False

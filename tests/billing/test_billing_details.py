@@ -4,13 +4,14 @@ them and the seller when it is issued, and its PDF shows both, never a later edi
 import io
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from pypdf import PdfReader
 
 from billing.closing import cycles_close_due
 from billing.invoices import LineSpec, invoice_create
 from billing.models import BillingDetails
 from tests.billing.helpers import charge, start_on, utc
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +108,14 @@ def test_the_invoice_lists_show_a_cycle_invoice_s_period(workspace, owner, clien
     for path in ("/settings/billing/invoices/", "/settings/billing/"):
         page = client.get(path).content.decode()
         assert '<td data-label="Period" class="nowrap">1 Mar – 31 Mar 2026</td>' in page, path
+
+
+def test_staff_see_an_issued_invoice_s_parties_but_cannot_edit_them(workspace, owner, client_for):
+    client_for(owner).post("/settings/billing/details/", DETAILS)
+    invoice, _ = invoice_create(workspace=workspace, lines=[LineSpec("Credit pack", 500)], reference="p1")
+    staff_client = Client()
+    staff_client.force_login(UserFactory(email="staff@example.com", is_staff=True, is_superuser=True))
+    page = staff_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
+    assert "Acme Analytics GmbH" in page and "Meterdesk" in page
+    for field in ("seller_name", "seller_address", "customer_name", "customer_address", "customer_tax_id"):
+        assert f'name="{field}"' not in page
