@@ -29,6 +29,7 @@ from billing.ledger import ledger_post
 from billing.models import BillingAccount, BillingCycle, BillingMode, EntryKind, InvoiceStatus
 from billing.money import MICRO, USD_PER_CREDIT, micro_to_credits, usd_cents
 from billing.selectors import balance_before, cycle_usage_micro, included_remaining
+from config.values import period
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def cycle_close_locked(
     fee = _fee_cents(account, cycle)
     if fee:
         lines.append(LineSpec(
-            description=f"{cycle.plan.name} plan, {cycle.start:%d %b %Y} to {boundary:%d %b %Y}",
+            description=f"{cycle.plan.name} plan, {period(cycle.start, boundary)}",
             amount_cents=fee, quantity=Decimal(1), unit="month",
             unit_amount_usd=Decimal(fee) / 100,
         ))

@@ -5,7 +5,7 @@ from fpdf import FPDF
 
 from billing.details import country_name
 from billing.invoices import cents_display
-from config.values import day, period
+from config.values import day, number, period, quantity
 
 
 def _text(value):
@@ -14,9 +14,8 @@ def _text(value):
 
 
 def _quantity(line):
-    q = line.quantity.normalize()
-    text = f"{q:,f}"
-    return f"{text} {line.unit}".strip()
+    """'1 month', '1,200,000.5 credits': the line's quantity with its unit in words."""
+    return quantity(line.quantity, line.unit) if line.unit else number(line.quantity)
 
 
 def _seller(invoice):

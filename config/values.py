@@ -161,6 +161,8 @@ def cents(value):
 
 # The quantity keys of docs/api.md: counted things by their plural, durations by what lasted.
 COUNTED = {
+    "credits": ("credit", "credits"),  # an invoice line's quantity
+    "months": ("month", "months"),
     "pages": ("page", "pages"),
     "images": ("image", "images"),
     "megapixels": ("megapixel", "megapixels"),

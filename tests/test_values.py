@@ -105,3 +105,14 @@ def test_a_period_ends_on_its_last_whole_day():
         "15 Dec 2026 – 14 Jan 2027"
     )
     assert period(None, None) == "—"
+
+
+@pytest.mark.django_db
+def test_the_pricing_page_dates_a_scheduled_change_the_one_way(client):
+    from pricing.models import Price
+
+    Price.objects.create(product="image.*", unit="image", meter="image", scheme="tiered",
+                         price_lo=Decimal(1), price_auto=Decimal(3), price_hi=Decimal(5),
+                         grounding_price=Decimal(2), effective_from=datetime(2031, 1, 5, 9, 30, tzinfo=timezone.utc))
+    page = client.get("/pricing").content.decode()
+    assert "changes on 5 Jan 2031, 09:30 UTC." in page

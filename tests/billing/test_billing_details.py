@@ -45,6 +45,7 @@ def test_the_pdf_carries_seller_customer_and_period_as_issued(workspace, owner, 
     assert "Tax ID: DE 123456789" in text and "invoices@acme.example" in text
     assert "Renamed Later Ltd" not in text and "Someone Else" not in text  # issued is issued
     assert "Period 1 Mar - 31 Mar 2026 (UTC)" in text
+    assert "Enterprise plan, 1 Mar - 31 Mar 2026 1 month USD 2,500.00" in text  # the line: its days, its unit
 
 
 def test_the_next_invoice_takes_the_edited_details(workspace, owner, client_for):

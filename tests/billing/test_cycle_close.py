@@ -134,7 +134,7 @@ def test_volume_tiers_discount_the_overage_above_each_threshold(workspace):
 
     lines = [(l.description, l.amount_cents) for l in result.invoice.lines.all()]
     assert lines == [
-        ("Enterprise plan, 01 Mar 2026 to 01 Apr 2026", 500_000),
+        ("Enterprise plan, 1 Mar – 31 Mar 2026", 500_000),  # the cycle's last day, not the next one's first
         ("Overage at USD 0.01 per credit", 2_500_000),
         ("Volume discount 10% on usage above 1,000,000 credits", -100_000),  # 1M credits × 10%
         ("Volume discount 20% on usage above 2,000,000 credits", -100_000),  # 0.5M × 20%
