@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing import services
@@ -92,4 +91,4 @@ def billing_details(request):
         return render(request, "billing/billing.html", context, status=400)
     billing_details_save(workspace=request.workspace, actor=request.user, **form.cleaned_data)
     messages.success(request, "Billing details saved. Invoices issued from now on show them.")
-    return redirect(f"{reverse('billing')}#billing-details")
+    return redirect("billing")
