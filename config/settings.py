@@ -243,7 +243,7 @@ if PAYMENTS_SANDBOX and not DEBUG:
     )
 # The seller printed on every invoice, copied onto it when it is issued. The address's lines
 # are separated by "\n" (a backslash and n in the environment variable, or a real newline).
-INVOICE_SELLER_NAME = env_str("INVOICE_SELLER_NAME", "Meterdesk")
+INVOICE_SELLER_NAME = env_str("INVOICE_SELLER_NAME", SITE_NAME)
 INVOICE_SELLER_ADDRESS = env_str(
     "INVOICE_SELLER_ADDRESS", "100 Example Street\\nSan Francisco, CA 94105\\nUnited States"
 ).replace("\\n", "\n")

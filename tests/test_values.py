@@ -116,3 +116,17 @@ def test_the_pricing_page_dates_a_scheduled_change_the_one_way(client):
                          grounding_price=Decimal(2), effective_from=datetime(2031, 1, 5, 9, 30, tzinfo=timezone.utc))
     page = client.get("/pricing").content.decode()
     assert "changes on 5 Jan 2031, 09:30 UTC." in page
+
+
+@pytest.mark.django_db
+def test_an_invitation_mail_says_when_it_expires_the_one_way(workspace, owner):
+    from django.core import mail
+
+    from teams.services import invitation_create
+
+    invitation, _ = invitation_create(workspace=workspace, actor=owner, email="new@example.com", role="member",
+                                      base_url="http://testserver")
+    expires = invitation.expires_at.astimezone(timezone.utc)
+    shown = f"expires on {expires.day} {expires:%b %Y}, {expires:%H:%M} UTC."
+    message = mail.outbox[-1]
+    assert shown in message.body and shown in message.alternatives[0][0]
