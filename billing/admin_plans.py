@@ -1,8 +1,10 @@
-"""Staff views of enterprise enquiries, auto-recharge and subscriptions (imported by billing.admin)."""
+"""Staff views of enterprise enquiries, auto-recharge, subscriptions and alerts (imported by billing.admin)."""
 
 from django.contrib import admin
 
-from billing.models import AutoRecharge, RechargeAttempt, SalesRequest, Subscription
+from billing.models import (
+    Alert, AlertOptOut, AlertSend, AlertSettings, AutoRecharge, RechargeAttempt, SalesRequest, Subscription,
+)
 from config.admin import ReadOnlyAdmin
 
 
@@ -37,3 +39,44 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["workspace", "plan", "status", "cancel_at_period_end", "current_period_end", "problem"]
     list_filter = ["status", "plan"]
     search_fields = ["workspace__name", "workspace__slug", "stripe_id"]
+
+
+class AlertSendInline(admin.TabularInline):
+    model = AlertSend
+    fields = ["email", "user", "created_at", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    """Every alert raised (low balance, zero, overage, usage spike) with the e-mails it sent."""
+
+    list_display = ["created_at", "workspace", "kind", "period", "subject", "sent_to"]
+    list_filter = ["kind"]
+    search_fields = ["workspace__name", "workspace__slug", "subject"]
+    inlines = [AlertSendInline]
+
+    @admin.display(description="Sent to")
+    def sent_to(self, alert):
+        return ", ".join(send.email + (" (failed)" if send.error else "") for send in alert.sends.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("workspace").prefetch_related("sends")
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "low_balance_credits", "generation", "updated_at"]
+    search_fields = ["workspace__name", "workspace__slug"]
+
+
+@admin.register(AlertOptOut)
+class AlertOptOutAdmin(ReadOnlyAdmin):
+    list_display = ["user", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["user__email"]

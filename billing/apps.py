@@ -13,3 +13,4 @@ class BillingConfig(AppConfig):
         # that calls payments); it is given the sandbox here and uses it without a key.
         payments.sandbox_install(sandbox.respond)
         credits_listener_add(receivers.auto_recharge_listener)  # below the threshold: one recharge job
+        credits_listener_add(receivers.alerts_listener)  # low balance, zero, overage: one check job

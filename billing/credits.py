@@ -7,7 +7,7 @@ through billing.ledger's SQL, calls it with the balances that statement returned
 transaction the listeners run once it commits (`transaction.on_commit`), never for a write
 that rolls back; outside one, at once.
 
-Listener contract (authorize's spend cache today, auto-recharge and alerts next):
+Listener contract (authorize's spend cache, auto-recharge, alerts):
 - called as `listener(balances=...)`, `balances` mapping workspace id to the balance in
   micro-credits after the write (a batch: every workspace it charged, once);
 - the balance is the one the write saw inside its own transaction: a concurrent write may

@@ -16,6 +16,13 @@ class BillingModeForm(forms.Form):
     billing_mode = forms.ChoiceField(choices=BillingMode.choices, label="Billing mode")
 
 
+class LowBalanceAlertForm(forms.Form):
+    threshold = forms.IntegerField(
+        min_value=0, required=False, label="Alert when the balance falls below (credits)",
+        help_text="Empty: 10% of the last cycle's usage, or 100 credits on a first cycle.",
+    )
+
+
 class OverageLimitForm(forms.Form):
     overage_limit = forms.IntegerField(
         min_value=0, label="Overage limit (credits per cycle)",

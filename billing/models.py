@@ -358,6 +358,10 @@ from billing.models_plans import (  # noqa: E402,F401
 )
 # Billing details (who invoices are made out to) live in their own module too.
 from billing.details_models import BillingDetails  # noqa: E402,F401
+# Alerts and their sends (billing.alerts) live in their own module too.
+from billing.models_alerts import (  # noqa: E402,F401
+    Alert, AlertKind, AlertOptOut, AlertSend, AlertSettings,
+)
 # Payment records live in their own module; importing them here registers them with Django.
 from billing.payment_models import (  # noqa: E402,F401
     CreditNote, CreditNoteKind, CreditPack, Payment, PaymentCustomer, PaymentKind, PaymentStatus,

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from billing.alerts import auto_recharge_healthy, default_threshold_micro, low_threshold_micro
 from billing.cards import workspace_card
-from billing.models import AutoRecharge, BillingMode, CreditPack, EntryKind, Plan, RechargeAttempt, Subscription
+from billing.models import Alert, AlertSettings, AutoRecharge, BillingMode, CreditPack, EntryKind, Plan, RechargeAttempt, Subscription
 from billing.recharge import recharges_this_month
 from billing.details import billing_details_of, country_name
 from billing.forms import BillingDetailsForm
@@ -82,6 +83,20 @@ def _billing_details_context(workspace, can_manage):
     }
 
 
+ALERTS_SHOWN = 10
+
+
+def _alerts_context(workspace):
+    settings = AlertSettings.objects.filter(workspace=workspace).first()
+    return {
+        "alert_threshold_own": settings.low_balance_credits if settings else None,
+        "alert_threshold_micro": low_threshold_micro(workspace.pk, settings=settings),
+        "alert_threshold_default_micro": default_threshold_micro(workspace.pk),
+        "alert_muted_by_recharge": auto_recharge_healthy(workspace.pk),
+        "alerts_recent": list(Alert.objects.filter(workspace=workspace)[:ALERTS_SHOWN]),
+    }
+
+
 def billing_page_context(membership):
     workspace = membership.workspace
     summary = balance_summary(workspace)
@@ -120,4 +135,5 @@ def billing_page_context(membership):
         "subscription": subscription,
         **_auto_recharge_context(workspace, account),
         **_billing_details_context(workspace, can_manage),
+        **_alerts_context(workspace),
     }

@@ -36,6 +36,16 @@ def auto_recharge_listener(*, balances):
             transaction.on_commit(partial(auto_recharge_run.delay, workspace_id))
 
 
+def alerts_listener(*, balances):
+    """A billing.credits listener: a balance that may raise (or re-arm) a low-balance, zero
+    or overage alert enqueues one check (billing.alerts decides under a lock, in the job)."""
+    from billing.alerts import workspaces_to_check
+    from billing.tasks import alerts_check
+
+    for workspace_id in workspaces_to_check(balances):
+        transaction.on_commit(partial(alerts_check.delay, workspace_id))
+
+
 @receiver(cycle_invoice_opened)
 def collect_cycle_invoice(sender, cycle_id, how, **kwargs):
     """After the close commits: charge or invoice its open invoice (billing.stripe_invoices)."""

@@ -60,3 +60,12 @@ def cards_expiry_notify():
     from billing.cards import cards_expiry_notify as notify
 
     return notify()
+
+
+@shared_task(name="billing.tasks.alerts_check")
+def alerts_check(workspace_id):
+    """Enqueued after a ledger write that may cross an alert's line (billing.alerts): raises
+    the alerts due and re-arms the low-balance alert, under the workspace's lock."""
+    from billing.alerts import alerts_check as check
+
+    return [alert.pk for alert in check(workspace_id)]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import payment_views, sandbox_views, views, views_plans, views_statement
+from billing import payment_views, sandbox_views, views, views_alerts, views_plans, views_statement
 
 urlpatterns = [
     path("settings/billing/", views.billing, name="billing"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("settings/billing/overage-limit/", views.overage_limit, name="billing_overage_limit"),
     path("settings/billing/statement/", views_statement.statement, name="billing_statement"),
     path("settings/billing/statement.csv", views_statement.statement_csv, name="billing_statement_csv"),
+    path("settings/billing/alerts/", views.low_balance_alert, name="billing_low_balance_alert"),
+    path("settings/alerts/", views_alerts.alert_preferences, name="alert_preferences"),
     path("settings/billing/invoices/", views.invoices, name="billing_invoices"),
     path("settings/billing/details/", views.billing_details, name="billing_details"),
     path("settings/billing/ledger/", views.ledger, name="billing_ledger"),

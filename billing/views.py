@@ -1,11 +1,13 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing import services
+from billing.alerts import low_balance_threshold_set
 from billing.details import billing_details_save
-from billing.forms import BillingDetailsForm, BillingModeForm, OverageLimitForm
+from billing.forms import BillingDetailsForm, BillingModeForm, LowBalanceAlertForm, OverageLimitForm
 from billing.movements import ledger_csv_rows, ledger_page
 from billing.page import billing_page_context
 from billing.pdf import invoice_pdf
@@ -61,6 +63,21 @@ def billing_mode(request):
         )
         messages.success(request, f"Billing mode is now {account.get_billing_mode_display().lower()}.")
     return redirect("billing")
+
+
+@manager_required
+@require_POST
+def low_balance_alert(request):
+    form = LowBalanceAlertForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter the alert threshold as a whole number of credits, 0 or more, or leave it empty.")
+        return redirect(f"{reverse('billing')}#alerts")
+    credits = form.cleaned_data["threshold"]
+    with refusal_flashed(request):
+        low_balance_threshold_set(workspace=request.workspace, actor=request.user, credits=credits)
+        messages.success(request, "Low-balance alert: the default threshold (10% of the last cycle's usage) applies."
+                         if credits is None else f"Low-balance alert set: an e-mail when the balance falls below {credits:,} credits.")
+    return redirect(f"{reverse('billing')}#alerts")
 
 
 @manager_required

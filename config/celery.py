@@ -24,6 +24,10 @@ app.conf.beat_schedule = {
         "task": "usage.tasks.usage_partitions_ensure",
         "schedule": crontab(hour=3, minute=20),  # daily; three months ahead, so a missed day is harmless
     },
+    "usage-spikes": {
+        "task": "usage.tasks.usage_spikes_detect",
+        "schedule": crontab(hour=0, minute=40),  # daily, for the UTC day that just ended
+    },
     "rollup-usage": {
         "task": "usage.tasks.rollup_usage",
         "schedule": crontab(minute="*/10"),

@@ -7,6 +7,7 @@ from django.utils import timezone
 from billing.money import MICRO
 from billing.selectors import balance_summary, spend_state
 from teams.models import Workspace
+from usage.alert_callouts import dashboard_alerts
 from usage.charts import credits_chart
 from usage.forecast import forecast_for
 from usage.models import UsageEvent
@@ -14,8 +15,6 @@ from usage.reports import daily_series, recent_events
 from usage.tasks import rollup_if_stale
 
 CHART_DAYS = 30
-# "Low" is below a tenth of the cycle's included credits, or below 100 credits without any.
-LOW_FLOOR_CREDITS = 100
 
 
 def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> dict:
@@ -35,14 +34,7 @@ def dashboard_context(workspace: Workspace, *, now: datetime | None = None) -> d
     series, days = daily_series(workspace, start=start, end=today)
     chart_total = sum(sum(values) for values in series.values())
 
-    low_at = max(included_micro // 10, LOW_FLOOR_CREDITS * MICRO)
-    alerts = []
-    if state.refusal == "out_of_credits":
-        alerts.append(("danger", "Out of credits: API requests are refused (402) until you add credits.", "Buy credits"))
-    elif state.refusal == "spend_limit_reached":
-        alerts.append(("danger", "Your overage limit is reached: API requests are refused (402) until you raise it or the cycle ends.", "Review limits"))
-    elif balance < low_at:
-        alerts.append(("warning", "Your balance is low. Add credits or turn on auto-recharge so requests keep working.", "Buy credits"))
+    alerts = dashboard_alerts(workspace, refusal=state.refusal, summary=summary, now=now)
 
     return {
         "summary": summary,

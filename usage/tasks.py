@@ -47,3 +47,13 @@ def rollup_if_stale() -> None:
             # A page must still render when the broker or the job fails; the job's own
             # failure is logged and retried by Celery.
             log.exception("Could not run the usage roll-up")
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def usage_spikes_detect() -> int:
+    """Daily (config/celery.py): bring the roll-ups up to date, then e-mail yesterday's usage
+    spikes (usage.spikes; once per workspace and day, so a second run sends nothing)."""
+    from usage.spikes import spikes_detect
+
+    rollup_run()
+    return len(spikes_detect())
