@@ -152,11 +152,18 @@ _thread = threading.local()
 
 
 def _own_connection(client):
-    """This thread's own connection to `client`'s server (made lazily, again after a fork)."""
+    """This thread's own connection to `client`'s server (made lazily, again after a fork).
+
+    Made from the pool's settings but outside its count: the pool's make_connection counts
+    every connection it ever made against max_connections (100) and never forgets one, so
+    after 100 threads had come and gone (a test's 50 concurrent charges, twice) every new
+    thread's authorize failed with "Too many connections". A thread's connection closes
+    when the thread ends and its thread-local is collected."""
     url, pid = settings.REDIS_URL, os.getpid()
     held = getattr(_thread, "held", None)
     if held is None or held[0] != url or held[1] != pid:
-        held = _thread.held = (url, pid, client.connection_pool.make_connection())
+        pool = client.connection_pool
+        held = _thread.held = (url, pid, pool.connection_class(**pool.connection_kwargs))
     return held[2]
 
 

@@ -132,3 +132,25 @@ def test_a_revoke_in_another_process_is_seen_with_a_warm_cache(authorize, worksp
     assert keycache._entries
     response = authorize(secret)
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_authorize_keeps_working_after_more_threads_than_the_pools_limit():
+    """Each thread talks to Redis on its own connection; 150 threads that came and went
+    (more than redis-py's 100 connections per pool) must not exhaust anything."""
+    import threading
+
+    from apikeys.ratelimit import redis_direct
+
+    def ping(client, conn):
+        conn.send_command("PING")
+        return conn.read_response()
+
+    answers = []
+    for _ in range(3):
+        threads = [threading.Thread(target=lambda: answers.append(redis_direct(ping))) for _ in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert answers == [b"PONG"] * 150
+    assert ratelimit_hit(515151, 10).allowed
