@@ -228,6 +228,10 @@ def alerts_check(workspace_id: int, *, now: datetime | None = None) -> list[Aler
     workspace run one after the other and each sees the last one's alerts."""
     now = now or timezone.now()
     raised = []
+    # Cleared before the balance is read, never after: a write whose listener found this
+    # check queued committed before this read (so it is seen here); a later one queues
+    # its own check. Clearing at the end lost the last charge to zero under 50 threads.
+    cache.delete(_check_queued_key(workspace_id))
     with transaction.atomic():
         settings = _settings_locked(workspace_id)
         balance = workspace_balance(workspace_id)  # read under the lock: the balance now
@@ -266,7 +270,6 @@ def alerts_check(workspace_id: int, *, now: datetime | None = None) -> list[Aler
                              "reached": kind == AlertKind.OVERAGE_100},
                 ))
     watch_forget(workspace_id)
-    cache.delete(_check_queued_key(workspace_id))
     return [alert for alert in raised if alert is not None]
 
 
