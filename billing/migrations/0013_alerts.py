@@ -9,6 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0011_usage_day_totals'),
+        ('billing', '0012_billing_details'),
         ('teams', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
