@@ -220,7 +220,9 @@ def sizes():
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0].split(" on ")[0]
-        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('usage_usageevent')),"
+        # A partitioned table's own size is 0: its partitions hold the rows.
+        cursor.execute("SELECT pg_size_pretty((SELECT SUM(pg_total_relation_size(relid))"
+                       " FROM pg_partition_tree('usage_usageevent'))),"
                        " pg_size_pretty(pg_total_relation_size('billing_ledgerentry')),"
                        " pg_size_pretty(pg_database_size(current_database()))")
         events, ledger, database = cursor.fetchone()

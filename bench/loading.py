@@ -58,6 +58,7 @@ class LoadTotals:
     charges: int = 0
     charged_micro: dict = field(default_factory=dict)  # workspace id -> micro
     days: dict = field(default_factory=dict)  # (workspace id, day) -> micro
+    day_charges: dict = field(default_factory=dict)  # (workspace id, day) -> ledger rows
     key_days: dict = field(default_factory=dict)  # (key id, workspace id, day) -> micro
 
 
@@ -165,6 +166,7 @@ def usage_history_copy(
                     day = at.astimezone(dt_timezone.utc).date()
                     _add(totals.charged_micro, stream.workspace_id, shape.charged_micro)
                     _add(totals.days, (stream.workspace_id, day), shape.charged_micro)
+                    _add(totals.day_charges, (stream.workspace_id, day), 1)
                     _add(totals.key_days, (key_id, stream.workspace_id, day), shape.charged_micro)
                 if progress_every and totals.events % progress_every == 0:
                     print(f"    {totals.events:,} events streamed", flush=True)
@@ -295,10 +297,11 @@ def _aggregates_add(database_url, totals: LoadTotals) -> None:
                 " DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro",
                 [workspace_id, -micro])
         cursor.executemany(
-            "INSERT INTO billing_usagedaytotal (workspace_id, day, shard, charged_micro) VALUES (%s, %s, 0, %s)"
-            " ON CONFLICT (workspace_id, day, shard)"
-            " DO UPDATE SET charged_micro = billing_usagedaytotal.charged_micro + EXCLUDED.charged_micro",
-            [(ws, day, micro) for (ws, day), micro in sorted(totals.days.items())])
+            "INSERT INTO billing_usagedaytotal (workspace_id, day, shard, charged_micro, charges)"
+            " VALUES (%s, %s, 0, %s, %s) ON CONFLICT (workspace_id, day, shard)"
+            " DO UPDATE SET charged_micro = billing_usagedaytotal.charged_micro + EXCLUDED.charged_micro,"
+            " charges = billing_usagedaytotal.charges + EXCLUDED.charges",
+            [(ws, day, micro, totals.day_charges[(ws, day)]) for (ws, day), micro in sorted(totals.days.items())])
         cursor.executemany(
             "INSERT INTO apikeys_keyspend (key_id, cycle_start, spent_micro) VALUES (%s, %s, %s)"
             " ON CONFLICT (key_id, cycle_start)"

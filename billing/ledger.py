@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
 from billing.credits import credits_changed_on_commit
@@ -79,24 +79,27 @@ def ledger_mismatches() -> list[tuple[int, int, int]]:
     return mismatches
 
 
-def usage_day_mismatches() -> list[tuple[int, date, int, int]]:
+def usage_day_mismatches() -> list[tuple[int, date, tuple[int, int], tuple[int, int]]]:
     """Every (workspace, UTC day) whose usage total (UsageDayTotal) differs from the usage
-    charges of its ledger, as (workspace_id, day, total_micro, ledger_micro); empty when all
-    agree (the test suite checks it after every test, with ledger_mismatches)."""
+    charges of its ledger, as (workspace_id, day, (total_micro, charges), (ledger_micro,
+    rows)); empty when all agree (the test suite checks it after every test, with
+    ledger_mismatches)."""
     ledger = {
-        (ws, day): -amount for ws, day, amount in
+        (ws, day): (-amount, rows) for ws, day, amount, rows in
         LedgerEntry.objects.filter(kind=EntryKind.USAGE).annotate(day=TruncDate("created_at"))
-        .values("workspace_id", "day").annotate(s=Sum("amount_micro")).values_list("workspace_id", "day", "s")
+        .values("workspace_id", "day").annotate(s=Sum("amount_micro"), n=Count("id"))
+        .values_list("workspace_id", "day", "s", "n")
     }
     totals = {
-        (ws, day): amount for ws, day, amount in
-        UsageDayTotal.objects.values("workspace_id", "day").annotate(s=Sum("charged_micro"))
-        .values_list("workspace_id", "day", "s")
+        (ws, day): (amount, charges) for ws, day, amount, charges in
+        UsageDayTotal.objects.values("workspace_id", "day").annotate(s=Sum("charged_micro"), n=Sum("charges"))
+        .values_list("workspace_id", "day", "s", "n")
     }
+    nothing = (0, 0)
     return [
-        (ws, day, totals.get((ws, day)) or 0, ledger.get((ws, day)) or 0)
+        (ws, day, totals.get((ws, day), nothing), ledger.get((ws, day), nothing))
         for ws, day in sorted(set(ledger) | set(totals))
-        if (totals.get((ws, day)) or 0) != (ledger.get((ws, day)) or 0)
+        if totals.get((ws, day), nothing) != ledger.get((ws, day), nothing)
     ]
 
 
@@ -104,16 +107,19 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(dt_timezone.utc).date()
 
 
-def _add_to_usage_day(workspace_id, day, charged_micro):
-    """Add a usage charge (positive) to one random shard of the workspace's day total,
-    making the row on the day's first charge (one upsert, atomic under concurrency)."""
+def _add_to_usage_day(workspace_id, day, charged_micro, charges=1):
+    """Add `charges` usage charges of `charged_micro` in all (positive) to one random shard
+    of the workspace's day total, making the row on the day's first charge (one upsert,
+    atomic under concurrency)."""
     table = UsageDayTotal._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (workspace_id, day, shard, charged_micro) VALUES (%s, %s, %s, %s)"
+            f"INSERT INTO {table} (workspace_id, day, shard, charged_micro, charges) VALUES (%s, %s, %s, %s, %s)"
             " ON CONFLICT (workspace_id, day, shard)"
-            f" DO UPDATE SET charged_micro = {table}.charged_micro + excluded.charged_micro",
-            [workspace_id, connection.ops.adapt_datefield_value(day), random.randrange(SHARDS), charged_micro],
+            f" DO UPDATE SET charged_micro = {table}.charged_micro + excluded.charged_micro,"
+            f" charges = {table}.charges + excluded.charges",
+            [workspace_id, connection.ops.adapt_datefield_value(day), random.randrange(SHARDS), charged_micro,
+             charges],
         )
 
 
@@ -244,12 +250,13 @@ def _charge_many_portable(charges):
         for c in fresh:
             totals[c.workspace_id] = totals.get(c.workspace_id, 0) + c.amount_micro
             day = (c.workspace_id, utc_day(c.at))
-            days[day] = days.get(day, 0) + c.amount_micro
+            charged, count = days.get(day, (0, 0))
+            days[day] = (charged + c.amount_micro, count + 1)
             posted[c.reference] = balances[c.workspace_id] - totals[c.workspace_id]
         for workspace_id in sorted(totals):
             _add_to_a_shard(workspace_id, -totals[workspace_id])
-        for (workspace_id, day), charged in sorted(days.items()):
-            _add_to_usage_day(workspace_id, day, charged)
+        for (workspace_id, day), (charged, count) in sorted(days.items()):
+            _add_to_usage_day(workspace_id, day, charged, count)
     return posted
 
 
@@ -280,12 +287,13 @@ def credits_charge_sql(*, source: str, references_new: bool = False) -> str:
   ON CONFLICT (workspace_id, shard)
   DO UPDATE SET balance_micro = billing_balanceshard.balance_micro + EXCLUDED.balance_micro
 ), usage_day AS (
-  INSERT INTO billing_usagedaytotal (workspace_id, day, shard, charged_micro)
+  INSERT INTO billing_usagedaytotal (workspace_id, day, shard, charged_micro, charges)
   SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date, floor(random() * {SHARDS})::int,
-         -SUM(amount_micro)
+         -SUM(amount_micro), COUNT(*)
   FROM entry GROUP BY 1, 2 ORDER BY 1, 2
   ON CONFLICT (workspace_id, day, shard)
-  DO UPDATE SET charged_micro = billing_usagedaytotal.charged_micro + EXCLUDED.charged_micro
+  DO UPDATE SET charged_micro = billing_usagedaytotal.charged_micro + EXCLUDED.charged_micro,
+                charges = billing_usagedaytotal.charges + EXCLUDED.charges
 )"""
 
 

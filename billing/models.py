@@ -257,10 +257,10 @@ class BalanceShard(models.Model):
 class UsageDayTotal(models.Model):
     """Usage charged to a workspace on one UTC day, over a few shard rows like the balance.
 
-    Every usage charge adds its amount here in the same statement or transaction as its
-    ledger row (billing.ledger), so "this cycle" (billing.selectors.cycle_usage, the
-    included credits left, a cycle's close) sums at most 31 days of rows instead of the
-    cycle's ledger rows. The day is the ledger row's `created_at` day in UTC.
+    Every usage charge adds its amount (and one to `charges`) here in the same statement or
+    transaction as its ledger row (billing.ledger), so "this cycle"
+    (billing.selectors.cycle_usage, the included credits left, a cycle's close) and the
+    Billing page's recent movements sum at most 31 days of rows instead of the ledger's. The day is the ledger row's `created_at` day in UTC.
     """
 
     # No index of its own: the unique constraint leads with it.
@@ -268,6 +268,9 @@ class UsageDayTotal(models.Model):
     day = models.DateField()
     shard = models.PositiveSmallIntegerField()
     charged_micro = models.BigIntegerField(default=0)
+    # How many usage ledger rows the day's charges are: the Billing page's "N requests" line
+    # of a day, which counting the ledger's rows of 30 days took 730 ms at 10 M events.
+    charges = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -3,20 +3,22 @@ day), and the full ledger, one row per entry, as pages and as a CSV download.
 
 The ledger itself holds one row per charged request; a busy workspace writes thousands a
 day, so the Billing page shows each day's usage as one line (requests and credits) and
-every other movement (purchase, grant, expiry, adjustment, …) as its own line. Both read
-the (workspace, created_at) index over a bounded window: never the whole ledger.
+every other movement (purchase, grant, expiry, adjustment, …) as its own line. The day
+lines come from the usage day totals written with each charge (UsageDayTotal: counting a
+busy workspace's 30 days of ledger rows took 730 ms at 10 million events), the other lines
+from the ledger's index of the rows that are not usage; the full ledger reads the
+(workspace, created_at) index a page at a time. Never the whole ledger.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from billing.models import EntryKind, LedgerEntry
+from billing.models import EntryKind, LedgerEntry, UsageDayTotal
 from billing.money import format_credits
 from teams.models import Workspace
 
@@ -45,27 +47,31 @@ class Movement:
 
 
 def movements_recent(workspace: Workspace, *, now: datetime | None = None, days: int = RECENT_DAYS) -> list[Movement]:
-    """The last `days` days of movements, newest first: one line per UTC day of usage, and
-    each purchase, grant, expiry, refund or adjustment on its own."""
+    """The movements of today and the `days` UTC days before it, newest first: one line per
+    UTC day of usage, and each purchase, grant, expiry, refund or adjustment on its own."""
     now = now or timezone.now()
-    since = now - timedelta(days=days)
-    entries = LedgerEntry.objects.filter(workspace=workspace, created_at__gte=since)
-    lines = _usage_days(entries.filter(kind=EntryKind.USAGE)) + _other_entries(entries.exclude(kind=EntryKind.USAGE))
+    today = now.astimezone(dt_timezone.utc).date()
+    first_day = today - timedelta(days=days)
+    since = datetime.combine(first_day, time.min, tzinfo=dt_timezone.utc)
+    others = LedgerEntry.objects.filter(workspace=workspace, created_at__gte=since, created_at__lte=now).exclude(
+        kind=EntryKind.USAGE)
+    lines = _usage_days(workspace, first_day, today) + _other_entries(others)
     # A day's usage sorts as of the end of that day, above the purchases made during it.
     return sorted(lines, key=_newest_first_key, reverse=True)
 
 
-def _usage_days(usage) -> list[Movement]:
+def _usage_days(workspace, first_day, last_day) -> list[Movement]:
     rows = (
-        usage.annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+        UsageDayTotal.objects.filter(workspace=workspace, day__gte=first_day, day__lte=last_day)
         .values("day")
-        .annotate(requests=Count("id"), amount=Sum("amount_micro"))
+        .annotate(requests=Sum("charges"), charged=Sum("charged_micro"))
         .order_by()
     )
     return [
-        Movement(kind=EntryKind.USAGE, label="Usage", amount_micro=row["amount"], day=row["day"],
+        Movement(kind=EntryKind.USAGE, label="Usage", amount_micro=-row["charged"], day=row["day"],
                  requests=row["requests"])
         for row in rows
+        if row["requests"]
     ]
 
 

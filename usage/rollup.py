@@ -138,28 +138,31 @@ _PG_ROWS = """
 SELECT e.workspace_id, (COALESCE(e.charged_at, e.received_at) AT TIME ZONE 'UTC')::date AS day,
        e.key_id, e.product, e.quantity, e.lines,
        COUNT(*), COUNT(*) FILTER (WHERE e.billed), COALESCE(SUM(e.charged_micro), 0)::bigint
-FROM usage_usageevent e
-{pairs}
+FROM {events}
 WHERE COALESCE(e.charged_at, e.received_at) < %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 
-# The touched days, each read through the (workspace, activity) index.
-_PG_PAIRS = """
-JOIN unnest(%(workspaces)s::bigint[], %(days)s::date[]) AS t(workspace_id, day)
-  ON e.workspace_id = t.workspace_id
- AND COALESCE(e.charged_at, e.received_at) >= t.day::timestamp AT TIME ZONE 'UTC'
- AND COALESCE(e.charged_at, e.received_at) < (t.day + 1)::timestamp AT TIME ZONE 'UTC'
-"""
+# The touched days, each read through the (workspace, activity) index. LATERAL makes that
+# the only plan: a join on unnest() left it to the planner's guess of the array's length.
+_PG_PAIRS = """unnest(%(workspaces)s::bigint[], %(days)s::date[]) AS t(workspace_id, day)
+CROSS JOIN LATERAL (
+  SELECT * FROM usage_usageevent d
+  WHERE d.workspace_id = t.workspace_id
+    AND COALESCE(d.charged_at, d.received_at) >= t.day::timestamp AT TIME ZONE 'UTC'
+    AND COALESCE(d.charged_at, d.received_at) < (t.day + 1)::timestamp AT TIME ZONE 'UTC'
+) AS e"""
 
 
 def _rows_pg(pairs, until):
     """DailyUsage rows of `pairs` (None: every day of every workspace) in one statement."""
     params = {"until": until}
     if pairs is None:
-        sql = _PG_ROWS.format(pairs="")
+        sql = _PG_ROWS.format(events="usage_usageevent e")
+    elif not pairs:
+        return []
     else:
-        sql = _PG_ROWS.format(pairs=_PG_PAIRS)
+        sql = _PG_ROWS.format(events=_PG_PAIRS)
         params.update(workspaces=[ws for ws, _ in pairs], days=[day for _, day in pairs])
     groups, units_of = {}, {}
     with connection.cursor() as cursor:
