@@ -8,12 +8,12 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
 from billing.ledger import credits_charge
-from billing.models import BalanceShard, EntryKind, LedgerEntry, LedgerIsAppendOnly
+from billing.models import BalanceShard, EntryKind, LedgerEntry, LedgerIsAppendOnly, UsageDayTotal
 from billing.money import MICRO
 from billing.selectors import spend_state
 from billing.services import signup_bonus_grant
 from teams.services import workspace_create
-from tests.billing.helpers import balance, buy
+from tests.billing.helpers import balance, buy, charge
 from tests.factories import UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +78,17 @@ def test_check_ledger_passes_then_names_a_workspace_out_of_balance(workspace, ca
     with pytest.raises(CommandError) as error:
         call_command("check_ledger")
     assert workspace.slug in str(error.value)
+
+
+def test_check_ledger_names_a_usage_day_total_off_its_charges(workspace):
+    charge(workspace, 2, "u-day-1")
+    call_command("check_ledger")
+    # a charge counted in the amount but not in the count (a rolling deploy's old process)
+    UsageDayTotal.objects.filter(workspace=workspace).update(charges=0)
+    with pytest.raises(CommandError) as error:
+        call_command("check_ledger")
+    assert workspace.slug in str(error.value) and "in 0 charges != ledger" in str(error.value)
+    UsageDayTotal.objects.filter(workspace=workspace, charged_micro__gt=0).update(charges=1)
 
 
 def test_signup_bonus_on_email_confirmation_once_and_on_the_first_workspace(db):
