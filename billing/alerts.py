@@ -3,18 +3,21 @@ every ledger write), and the way any alert is raised and mailed (usage's spike d
 raises through `alert_raise` too).
 
 After every committed ledger write, `billing.receivers.alerts_listener` (a billing.credits
-listener, on the usage hot path) compares each balance with a per-process copy of the workspace's watch
-(`Watch`, cached ALERT_WATCH_TTL seconds) and, only when something may have to change,
+listener, on the usage hot path) compares each balance with a per-process copy of the
+workspace's watch (`Watch`, cached ALERT_WATCH_TTL seconds, taken from a copy shared by all
+processes in the cache for ALERT_WATCH_SHARED_TTL) and, only when something may have to change,
 enqueues `billing.tasks.alerts_check`. The check decides under the workspace's
 AlertSettings row lock, reading the balance again: many charges crossing at once all wait
 for the same lock and the first one raises the alert; the (workspace, kind, period) unique
 constraint of Alert is the second guard. An alert's e-mails go out after its transaction
 commits, one AlertSend row per person.
 
-A process's watch may be ALERT_WATCH_TTL seconds old. Raising is never missed for it (a
-stale watch at worst asks for a check that finds nothing to do); a re-arm is missed only
-when the balance rises above the threshold and falls below it again within those seconds,
-seen only by processes that loaded their watch before the alert.
+A process's watch may be ALERT_WATCH_TTL seconds old after a check or a threshold change
+(which drop the shared copy), ALERT_WATCH_TTL + ALERT_WATCH_SHARED_TTL after a change that
+does not (a plan, auto-recharge, a new cycle). Raising is never missed for it (a stale
+watch at worst asks for a check that finds nothing to do); a re-arm is missed only when
+the balance rises above the threshold and falls below it again within those seconds, seen
+only by processes that loaded their watch before the alert.
 
 Rules:
 - low balance: below the workspace's threshold (set on the Billing page; default 10% of the
@@ -37,6 +40,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -58,6 +62,7 @@ DEFAULT_THRESHOLD_PERCENT = 10
 MAX_THRESHOLD_CREDITS = 100_000_000
 OVERAGE_STEPS = ((80, AlertKind.OVERAGE_80), (100, AlertKind.OVERAGE_100))
 ALERT_WATCH_TTL = 30  # seconds a process trusts its copy of a workspace's watch
+ALERT_WATCH_SHARED_TTL = 60  # seconds the copy shared by every process (the cache) lasts
 CHECK_QUEUED_FOR = 5  # seconds one enqueued check stands for the same workspace's later writes
 LAST_CYCLE_USAGE_TTL = 24 * 3600  # a closed cycle's usage does not change
 
@@ -79,22 +84,28 @@ def _last_cycle_usage_micro(workspace_id, current_start):
     return cache.get_or_set(key, lambda: cycle_usage_micro(workspace_id, start=start, end=end), LAST_CYCLE_USAGE_TTL)
 
 
-def default_threshold_micro(workspace_id: int, *, at: datetime | None = None) -> int:
-    """10% of the last cycle's usage; 100 credits on a first cycle (or after one without usage)."""
-    current = cycle_current(workspace_id, at=at)
-    used = _last_cycle_usage_micro(workspace_id, current.start)
+def default_threshold_micro(workspace_id: int, *, at: datetime | None = None, current_start=None) -> int:
+    """10% of the last cycle's usage; 100 credits on a first cycle (or after one without usage).
+    `current_start`: the current cycle's start, when the caller has it."""
+    if current_start is None:
+        current_start = cycle_current(workspace_id, at=at).start
+    used = _last_cycle_usage_micro(workspace_id, current_start)
     if not used:
         return FIRST_CYCLE_THRESHOLD_CREDITS * MICRO
     return used * DEFAULT_THRESHOLD_PERCENT // 100
 
 
-def low_threshold_micro(workspace_id: int, *, settings: AlertSettings | None = None) -> int:
-    """The workspace's low-balance threshold in micro-credits: its own, else the default."""
-    if settings is None:
+_NOT_READ = object()
+
+
+def low_threshold_micro(workspace_id: int, *, settings=_NOT_READ, current_start=None) -> int:
+    """The workspace's low-balance threshold in micro-credits: its own, else the default.
+    `settings`: its AlertSettings (or None: it has none), when the caller has read them."""
+    if settings is _NOT_READ:
         settings = AlertSettings.objects.filter(workspace_id=workspace_id).first()
     if settings is not None and settings.low_balance_credits is not None:
         return settings.low_balance_credits * MICRO
-    return default_threshold_micro(workspace_id)
+    return default_threshold_micro(workspace_id, current_start=current_start)
 
 
 def low_balance_threshold_set(*, workspace: Workspace, actor, credits: int | None) -> AlertSettings:
@@ -164,16 +175,14 @@ def _watch_load(workspace_id):
     account = BillingAccount.objects.select_related("plan").get(workspace_id=workspace_id)
     cycle = cycle_current(workspace_id, account=account)
     raised = set(
-        Alert.objects.filter(workspace_id=workspace_id)
-        .filter(kind__in=[AlertKind.LOW_BALANCE, AlertKind.ZERO_BALANCE], period=generation)
-        .values_list("kind", flat=True)
-    ) | set(
-        Alert.objects.filter(workspace_id=workspace_id, period=_cycle_period(cycle.start))
-        .filter(kind__in=[kind for _, kind in OVERAGE_STEPS]).values_list("kind", flat=True)
+        Alert.objects.filter(workspace_id=workspace_id).filter(
+            Q(kind__in=[AlertKind.LOW_BALANCE, AlertKind.ZERO_BALANCE], period=generation)
+            | Q(kind__in=[kind for _, kind in OVERAGE_STEPS], period=_cycle_period(cycle.start))
+        ).values_list("kind", flat=True)
     )
     limit = account.effective_overage_limit
     return Watch(
-        threshold_micro=low_threshold_micro(workspace_id, settings=settings),
+        threshold_micro=low_threshold_micro(workspace_id, settings=settings, current_start=cycle.start),
         low_muted=auto_recharge_healthy(workspace_id),
         low_raised=AlertKind.LOW_BALANCE in raised,
         prepaid=not account.may_overspend,
@@ -186,11 +195,31 @@ def _watch_load(workspace_id):
 _watches: TtlCache[Watch] = TtlCache(ttl_seconds=ALERT_WATCH_TTL)
 
 
+def _shared_watch_key(workspace_id):
+    return f"alerts:watch:{workspace_id}"
+
+
 def watch_of(workspace_id: int) -> Watch:
-    return _watches.get(workspace_id, load=lambda: _watch_load(workspace_id))
+    """The workspace's watch: this process's copy, else the shared one (the cache), else
+    read from the database (6 queries, ~5 ms) and shared. Each process read its own from
+    the database before, every 30 s for every active workspace: a 10 ms stall per
+    workspace and process that doubled the usage call's p99 (docs/performance.md)."""
+    return _watches.get(workspace_id, load=lambda: _watch_shared(workspace_id))
+
+
+def _watch_shared(workspace_id):
+    key = _shared_watch_key(workspace_id)
+    watch = cache.get(key)
+    if watch is None:
+        watch = _watch_load(workspace_id)
+        cache.set(key, watch, ALERT_WATCH_SHARED_TTL)
+    return watch
 
 
 def watch_forget(workspace_id: int) -> None:
+    """After a change this process made: the next charge anywhere reads it again (other
+    processes' own copies last up to ALERT_WATCH_TTL more)."""
+    cache.delete(_shared_watch_key(workspace_id))
     _watches.forget(workspace_id)
 
 

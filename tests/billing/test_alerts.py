@@ -190,3 +190,24 @@ def test_the_dashboard_warns_below_the_workspaces_own_threshold(funded, owner, c
     low_balance_threshold_set(workspace=funded, actor=owner, credits=5_000)
     page = client_for(owner).get("/").content.decode()
     assert "below your alert threshold of 5,000 credits" in page
+
+
+def test_every_process_shares_one_read_of_a_watch(workspace):
+    """The usage call's listener compares each balance with the workspace's watch: read from
+    the database once for all processes (the cache), not once per process every 30 s."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.alerts import _watches, watch_forget, watch_of
+
+    with CaptureQueriesContext(connection) as first:
+        watch = watch_of(workspace.pk)
+    assert 0 < len(first) <= 6
+    _watches.clear()  # another process: no copy of its own yet
+    with CaptureQueriesContext(connection) as other:
+        assert watch_of(workspace.pk) == watch
+    assert len(other) == 0
+    watch_forget(workspace.pk)  # a threshold set, a check done: everyone reads it again
+    with CaptureQueriesContext(connection) as again:
+        watch_of(workspace.pk)
+    assert len(again) == len(first)
