@@ -57,15 +57,24 @@ def test_no_file_cites_a_specification_by_bare_name():
     assert not hits, "Cite docs/api.md or docs/design.md instead:\n" + "\n".join(hits)
 
 
+def _anchors(page):
+    """The #anchors of a markdown page's headings, as GitHub makes them."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
 def test_relative_links_in_the_docs_lead_somewhere():
     broken = []
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", page.read_text()):
             if "://" in target or target.startswith("mailto:"):
                 continue
-            if not (page.parent / target).exists():
+            linked = page.parent / target if target else page
+            if not linked.exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
-    assert not broken, "Links to missing files:\n" + "\n".join(broken)
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)} -> {target}#{anchor} (no such heading)")
+    assert not broken, "Links to missing files or headings:\n" + "\n".join(broken)
 
 
 def _routes(patterns, prefix=""):
