@@ -59,15 +59,34 @@ def _of_key(rows, key_id):
     return rows if key_id is None else rows.filter(key_id=key_id)
 
 
-def _live_rows(workspace, start, end, key_id=None):
+# A read made again this many times at most when roll-up runs keep committing during it.
+READ_ATTEMPTS = 3
+
+
+def _with_one_watermark(read):
+    """read(watermark): roll-ups and the events after `watermark` read as of one roll-up run.
+
+    A run commits its rows and its new watermark together, but a read is several
+    statements: a run committing between them would count its events twice (in its rows
+    and as live events) or not at all. So the watermark is read before and after, and the
+    read made again if a run committed meanwhile (runs are minutes apart, so once at most
+    in practice)."""
+    for _ in range(READ_ATTEMPTS):
+        watermark = rollup_watermark()
+        result = read(watermark)
+        if rollup_watermark() == watermark:
+            break
+    return result
+
+
+def _live_rows(workspace, start, end, key_id=None, *, watermark):
     """Rows shaped like the roll-ups' (day, key public id, key name, product, requests,
     billed, {unit: Decimal}, credits_micro, sign) for the events of days [start, end] that
-    the roll-up does not hold yet: those active at or after its watermark.
+    the roll-up does not hold yet: those active at or after its `watermark`.
 
     An event received before the watermark and charged after it (staff priced it) is in
     the roll-up on its received day as an unbilled request: a row with sign -1 takes that
     request and its units away again there, until the next run moves it."""
-    watermark = rollup_watermark()
     low = day_start(start)
     if watermark is not None:
         low = max(low, watermark)
@@ -137,9 +156,13 @@ def _rolled_groups(workspace, start, end, group_by, key_id=None):
 def _grouped(workspace, start, end, group_by, key_id=None):
     """{group value: [requests, billed, {unit: Decimal}, credits_micro]} over the range (of
     one key's usage with `key_id`): the roll-ups', plus the live rows (see _live_rows)."""
+    return _with_one_watermark(lambda watermark: _grouped_at(workspace, start, end, group_by, key_id, watermark))
+
+
+def _grouped_at(workspace, start, end, group_by, key_id, watermark):
     groups, names = _rolled_groups(workspace, start, end, group_by, key_id)
     field = {"day": 0, "key": 1, "product": 3}[group_by]
-    for row in _live_rows(workspace, start, end, key_id):
+    for row in _live_rows(workspace, start, end, key_id, watermark=watermark):
         value = row[field]
         sign = row[8]
         group = groups.setdefault(value, [0, 0, {}, 0])
@@ -207,6 +230,10 @@ def daily_series(
 
     split_by: None (one series), "key" or "product"; key_id: only that key's usage.
     """
+    return _with_one_watermark(lambda watermark: _series_at(workspace, start, end, split_by, key_id, watermark))
+
+
+def _series_at(workspace, start, end, split_by, key_id, watermark):
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     index = {day: n for n, day in enumerate(days)}
     rows = _of_key(DailyUsage.objects.filter(workspace=workspace, day__gte=start, day__lte=end), key_id)
@@ -216,7 +243,9 @@ def daily_series(
         values = list(rows.values_list("day", "product").annotate(c=Sum("credits_micro")))
     else:
         values = [(day, "Credits", c) for day, c in rows.values_list("day").annotate(c=Sum("credits_micro"))]
-    for day, _key_id, key_name, product, _r, _b, _u, credits, _sign in _live_rows(workspace, start, end, key_id):
+    for day, _key_id, key_name, product, _r, _b, _u, credits, _sign in _live_rows(
+        workspace, start, end, key_id, watermark=watermark
+    ):
         name = key_name if split_by == "key" else product if split_by == "product" else "Credits"
         values.append((day, name, credits))
     series = {}

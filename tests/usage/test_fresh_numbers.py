@@ -82,6 +82,33 @@ def test_rolled_up_and_live_events_are_each_counted_once(client, api_key, worksp
     assert api_usage(client, secret, "day") == body
 
 
+@pytest.mark.parametrize("read", ["api", "chart"])
+def test_a_rollup_committing_in_the_middle_of_a_read_counts_nothing_twice(client, api_key, workspace, monkeypatch, read):
+    """A read's statements see the roll-up as it is when each runs: a run committing right
+    after the read took the watermark must not count its events in its rows and again live."""
+    from usage import reports
+
+    key, secret = api_key
+    usage_record_batch([event(key, "race_1"), event(key, "race_2", quantity={"pages": 1})])
+    watermark_now = reports.rollup_watermark
+    runs = []
+
+    def a_run_commits_right_after(*args):
+        seen = watermark_now()
+        if not runs:
+            runs.append(rollup_run())
+        return seen
+
+    monkeypatch.setattr(reports, "rollup_watermark", a_run_commits_right_after)
+    if read == "api":
+        [today] = api_usage(client, secret, "day")["rows"]
+        assert (today["requests"], today["quantity"], today["credits"]) == (2, {"pages": "4"}, "8.000000")
+    else:
+        series, _days = reports.daily_series(workspace, start=timezone.now().date(), end=timezone.now().date())
+        assert series == {"Credits": [8 * MICRO]}
+    assert runs  # the run did happen in the middle
+
+
 def test_an_event_priced_after_the_rollup_moves_to_its_charge_day_at_once(client, api_key, workspace):
     from pricing.models import Price
     from usage.models import UsageEvent
