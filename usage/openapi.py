@@ -21,6 +21,8 @@ from usage.api_examples import EXAMPLES
 from usage.reports import DEFAULT_RANGE_DAYS, GROUPINGS, MAX_RANGE_DAYS
 from usage.services import MAX_BATCH
 
+# Any text but NUL and lone surrogates, which every JSON body refuses (config.api).
+API_KEY_TEXT = r"^[^\x00\ud800-\udfff]+$"
 DEC = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["6.000000"]}
 NULLABLE_DEC = {"oneOf": [DEC, {"type": "null"}]}
 ERROR_CODES = {
@@ -269,7 +271,8 @@ PATHS = {
                        "credits or overage limit (402). If Redis is unreachable the rate limit fails open "
                        "(admits); each such decision is logged and counted in /healthz's `degraded`.",
         "requestBody": _body({"type": "object", "additionalProperties": False, "required": ["api_key"],
-                              "properties": {"api_key": {"type": "string", "minLength": 1}}}),
+                              "properties": {"api_key": {"type": "string", "minLength": 1,
+                                                         "pattern": API_KEY_TEXT}}}),
         "responses": {
             "200": _ok("The key's workspace, plan, balance and rate limit.", _ref("Authorize"), RATE_HEADERS),
             "400": _error("Bad body.", "invalid_request"),
