@@ -21,8 +21,10 @@ from usage.api_examples import EXAMPLES
 from usage.reports import DEFAULT_RANGE_DAYS, GROUPINGS, MAX_RANGE_DAYS
 from usage.services import MAX_BATCH
 
-# Any text but NUL and lone surrogates, which every JSON body refuses (config.api).
-API_KEY_TEXT = r"^[^\x00\ud800-\udfff]+$"
+# Any text but NUL, which every JSON body refuses (config.api; as the event's texts say,
+# pricing.event_schema). Lone surrogates are refused too, but a JSON Schema pattern (an
+# ECMA regex, read by Rust's regex in the docs' check) cannot name them.
+API_KEY_TEXT = r"^[^\x00]+$"
 DEC = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["6.000000"]}
 NULLABLE_DEC = {"oneOf": [DEC, {"type": "null"}]}
 ERROR_CODES = {
