@@ -12,7 +12,7 @@ more than it did.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timezone as dt_timezone
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from django.utils import timezone
@@ -24,7 +24,7 @@ from pricing.models import UNIT_QUANTITY
 from pricing.quote import segments
 from teams.models import Workspace
 from usage.models import NotBilledReason, UsageEvent
-from usage.rollup import BILLING_FIELDS_KEPT
+from usage.rollup import billing_fields_cutoff
 
 # The longest event id the usage call accepts (pricing.event_schema's MAX_ID): a longer one
 # was never stored.
@@ -48,12 +48,6 @@ class ReceiptRow:
     formula: str
 
 
-def receipts_cutoff(now: datetime) -> datetime:
-    """Events received before this moment have no receipt: the retention purge
-    (usage.rollup.usage_purge) deletes them from the start of the same day."""
-    return datetime.combine((now - BILLING_FIELDS_KEPT).date(), time.min, tzinfo=dt_timezone.utc)
-
-
 def event_receipt(workspace: Workspace, event_id: str, *, now: datetime | None = None) -> dict:
     """The receipt of the workspace's event `event_id` as docs/api.md's JSON object.
 
@@ -67,7 +61,7 @@ def event_receipt(workspace: Workspace, event_id: str, *, now: datetime | None =
             f"No usage event with id {event_id!r} in this workspace in the last 13 months "
             "(receipts are kept for 13 months)."
         )
-    if event.received_at < receipts_cutoff(now):
+    if event.received_at < billing_fields_cutoff(now):
         raise ReceiptNotFound(
             f"Usage event {event_id!r} is older than 13 months: its receipt and billing "
             "details are kept for 13 months only."

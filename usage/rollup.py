@@ -309,7 +309,7 @@ def usage_purge(*, now: datetime | None = None) -> tuple[int, int]:
     cleared = UsageEvent.objects.filter(metadata_expires_at__lte=now).update(
         metadata=None, metadata_expires_at=None
     )
-    cutoff = _day_start(now - BILLING_FIELDS_KEPT)
+    cutoff = billing_fields_cutoff(now)
     if partitions.events_partitioned():
         deleted = partitions.partitions_drop_expired(cutoff=cutoff)
         deleted += partitions.default_partition_purge(cutoff=cutoff)
@@ -317,6 +317,12 @@ def usage_purge(*, now: datetime | None = None) -> tuple[int, int]:
         deleted, _ = UsageEvent.objects.filter(received_at__lt=cutoff).delete()
     UsageEventKey.objects.filter(received_at__lt=_day_start(now - timedelta(days=IDEMPOTENCY_DAYS))).delete()
     return deleted, cleared
+
+
+def billing_fields_cutoff(now: datetime) -> datetime:
+    """Events received before this moment are gone (usage_purge) and have no receipt: 13
+    months back, from the start of that UTC day."""
+    return _day_start(now - BILLING_FIELDS_KEPT)
 
 
 def _day_start(at: datetime) -> datetime:
